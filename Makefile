@@ -1,0 +1,47 @@
+# Relais: `make run` sets everything up on a fresh machine and serves the demo;
+# `make test` installs and runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install setup translations lint check-db clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# A secret key of its own for every installation, readable by its owner only.
+instance/config.py:
+	mkdir -p instance
+	umask 077 && printf 'SECRET_KEY = "%s"\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" > $@
+
+translations: install
+	$(BIN)/pybabel compile --use-fuzzy -d app/translations -D messages >/dev/null
+
+setup: install instance/config.py translations
+	$(FLASK) keys init
+	$(FLASK) db upgrade
+	$(FLASK) demo
+
+# Plain http on 127.0.0.1: the session cookie cannot be "Secure" here (see docs/deployment.md).
+run: setup
+	@echo "Relais on http://$(HOST):$(PORT)/ (stop with Ctrl-C)"
+	FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check app tests bench
+
+test: install translations lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

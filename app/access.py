@@ -1,0 +1,91 @@
+"""Who may see and change what: the one place where access is decided.
+
+* ``role_required`` guards every view by role (403 for a wrong role, 401/redirect when
+  signed out).
+* ``scoped`` gives the query of the records the current user may see. Views never filter
+  neighbourhood records by hand: they ask ``scoped`` or ``get_scoped_or_404``. A record out
+  of scope answers 404: for that user it does not exist.
+* ``require_member`` refuses (403) a write into a neighbourhood the user does not belong to.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, request
+from flask_login import current_user
+from sqlalchemy import false, select
+
+from .extensions import db, login_manager
+from .models import Contact, Neighbourhood, Outing, Role, User
+
+# Records that belong to a neighbourhood and are read only by its field workers. Coordinators
+# see counts, partners their referrals, admins manage people: none reads a single contact.
+NEIGHBOURHOOD_RECORDS = (Contact, Outing)
+
+
+def role_required(*roles: Role | str):
+    allowed = {str(r) for r in roles}
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = frozenset(allowed)
+        return wrapped
+
+    return decorator
+
+
+def member_neighbourhood_ids(user=None) -> set[int]:
+    user = user or current_user
+    if not user.is_authenticated:
+        return set()
+    return user.neighbourhood_ids
+
+
+def scoped(model, user=None):
+    """SELECT of the `model` rows that `user` (default: the current user) may read."""
+    user = user or current_user
+    stmt = select(model)
+    if model in NEIGHBOURHOOD_RECORDS:
+        if user.is_authenticated and user.role == Role.FIELD_WORKER:
+            return stmt.where(model.neighbourhood_id.in_(member_neighbourhood_ids(user)))
+        return stmt.where(false())
+    if model is Neighbourhood:
+        return stmt.where(Neighbourhood.id.in_(member_neighbourhood_ids(user)))
+    if model is User:
+        # Colleagues: field workers sharing a neighbourhood (to form an outing team).
+        from .models import membership
+
+        colleagues = select(membership.c.user_id).where(
+            membership.c.neighbourhood_id.in_(member_neighbourhood_ids(user))
+        )
+        return stmt.where(User.id.in_(colleagues), User.active.is_(True))
+    raise TypeError(f"no access rule for {model.__name__}")
+
+
+def get_scoped_or_404(model, record_id):
+    record = db.session.execute(scoped(model).where(model.id == record_id)).scalar_one_or_none()
+    if record is None:
+        abort(404)
+    return record
+
+
+def exists_out_of_scope(model, record_id) -> bool:
+    """True when a record with that id exists but the user may not see it (PUT must 404)."""
+    return db.session.get(model, record_id) is not None
+
+
+def require_member(neighbourhood_id: int) -> None:
+    if neighbourhood_id not in member_neighbourhood_ids():
+        abort(403)
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")

@@ -1,0 +1,7 @@
+"""Home pages of coordinators, partners and administrators."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from . import routes  # noqa: E402,F401

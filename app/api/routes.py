@@ -1,0 +1,138 @@
+"""API routes. Writes are idempotent PUTs keyed by client-generated UUIDs."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from flask import jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit, vocab
+from ..access import exists_out_of_scope, get_scoped_or_404, role_required, scoped
+from ..extensions import db
+from ..models import Contact, Outing, Role
+from ..outreach.records import apply_contact, apply_outing, clean_contact, clean_outing
+from ..validation import Invalid
+from . import bp
+from .openapi import openapi_document
+from .serialize import contact_json, outing_json
+
+ALL_ROLES = tuple(Role)
+
+
+@bp.errorhandler(Invalid)
+def invalid(exc: Invalid):
+    db.session.rollback()
+    return jsonify(error="Certaines données ne sont pas valides.", errors=exc.errors), 422
+
+
+def _json_object() -> dict:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise Invalid({"_body": ["Un objet JSON est attendu."]})
+    return payload
+
+
+def _put(model, record_id: uuid.UUID, clean, apply, serialize, **new_fields):
+    """Create or replace one record; the same id sent again never makes a second row.
+
+    201 when created, 200 when it existed (same or updated), 404 when it exists outside the
+    user's scope. Validation happens before anything is written; any failure rolls back.
+    """
+    payload = _json_object()
+    record = db.session.execute(
+        scoped(model).where(model.id == record_id)
+    ).scalar_one_or_none()
+    if record is None and exists_out_of_scope(model, record_id):
+        return jsonify(error="Introuvable."), 404
+    if record is not None:
+        apply(record, clean(payload, record))
+        db.session.commit()
+        return jsonify(serialize(record)), 200
+
+    data = clean(payload)
+    record = model(id=record_id, **new_fields)
+    apply(record, data)
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request created the same id in the meantime (a retried upload):
+        # it is the same record, so apply this version on top of it.
+        db.session.rollback()
+        record = get_scoped_or_404(model, record_id)
+        apply(record, clean(payload, record))
+        db.session.commit()
+        return jsonify(serialize(record)), 200
+    return jsonify(serialize(record)), 201
+
+
+@bp.get("/me")
+@role_required(*ALL_ROLES)
+def me():
+    user = current_user
+    return jsonify(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        role=user.role,
+        organisation=user.organisation.name if user.organisation else None,
+        neighbourhoods=[{"code": n.code, "name": n.name, "commune": n.commune}
+                        for n in user.neighbourhoods],
+        csrf_token=generate_csrf(),
+    )
+
+
+@bp.get("/vocabularies")
+@role_required(*ALL_ROLES)
+def vocabularies():
+    grouped = {
+        name: [{"code": t.code, "label": t.label(),
+                "labels": {"fr": t.label_fr, "nl": t.label_nl, "en": t.label_en},
+                "active": t.active} for t in terms]
+        for name, terms in vocab.vocabularies().items()
+    }
+    response = jsonify(vocabularies=grouped)
+    # Phones keep the vocabularies offline and only download them again when they change.
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+@bp.get("/contacts/<uuid:contact_id>")
+@role_required(Role.FIELD_WORKER)
+def get_contact(contact_id):
+    contact = get_scoped_or_404(Contact, contact_id)
+    note = contact.read_note()
+    if note is not None:
+        audit.record("note_read", obj=contact, detail={"via": "api"})
+        db.session.commit()
+    return jsonify(contact_json(contact, note=note, include_note=True))
+
+
+@bp.put("/contacts/<uuid:contact_id>")
+@role_required(Role.FIELD_WORKER)
+def put_contact(contact_id):
+    return _put(Contact, contact_id, clean_contact, apply_contact, contact_json,
+                author_id=current_user.id)
+
+
+@bp.get("/outings/<uuid:outing_id>")
+@role_required(Role.FIELD_WORKER)
+def get_outing(outing_id):
+    return jsonify(outing_json(get_scoped_or_404(Outing, outing_id)))
+
+
+@bp.put("/outings/<uuid:outing_id>")
+@role_required(Role.FIELD_WORKER)
+def put_outing(outing_id):
+    return _put(Outing, outing_id, clean_outing, apply_outing, outing_json,
+                created_by_id=current_user.id)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

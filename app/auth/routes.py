@@ -1,0 +1,100 @@
+"""Sign-in with a per-account lock, and sign-out.
+
+The same message answers an unknown email, a wrong password and a locked account, so the
+form tells nobody which accounts exist.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select
+
+from .. import audit
+from ..extensions import db
+from ..models import User
+from ..web import is_safe_redirect
+from . import bp
+from .forms import LoginForm
+from .passwords import burn_time, hash_password, needs_rehash, verify_password
+
+
+def _find_user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def attempt_login(email: str, password: str) -> User | None:
+    """Check credentials, count failures and lock; return the user on success."""
+    now = datetime.now(UTC)
+    config = current_app.config
+    user = _find_user(email)
+    if user is None or not user.active:
+        burn_time(password)
+        audit.record_now("login_failed", user=user, detail={"reason": "unknown_or_inactive"})
+        return None
+    if user.locked_until and user.locked_until > now:
+        burn_time(password)
+        audit.record_now("login_failed", user=user, detail={"reason": "locked"})
+        return None
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        audit.record("login_failed", user=user, detail={"reason": "password",
+                                                        "count": user.failed_logins})
+        if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+            audit.record("account_locked", user=user,
+                         detail={"minutes": config["LOGIN_LOCK_MINUTES"]})
+        db.session.commit()
+        return None
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    audit.record("login", user=user)
+    db.session.commit()
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    failed = False
+    if form.validate_on_submit():
+        user = attempt_login(form.email.data, form.password.data)
+        if user is not None:
+            lang = session.get("lang")
+            session.clear()  # a fresh session on sign-in: no fixation
+            if lang:
+                session["lang"] = lang
+            login_user(user)
+            session.permanent = True
+            target = request.args.get("next")
+            return redirect(target if is_safe_redirect(target) else url_for("core.home"))
+        failed = True
+    status = 401 if failed else (422 if form.errors else 200)
+    return render_template("auth/login.html", form=form, failed=failed), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    if request.method == "GET":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        return render_template("auth/logout.html")
+    if current_user.is_authenticated:
+        audit.record("logout")
+        db.session.commit()
+        logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("Vous êtes déconnecté·e."), "info")
+    return redirect(url_for("auth.login"))

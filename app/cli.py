@@ -1,0 +1,179 @@
+"""Command line: `flask --app app <group> <command>` (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from . import audit, crypto
+from .auth.passwords import MIN_PASSWORD_LENGTH, hash_password
+from .extensions import db
+from .loaders import DEFAULT_DIRECTORY, DEFAULT_VOCABULARIES, load_directory, load_vocabularies
+from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
+
+keys_cli = click.Group("keys", help="Encryption keys and the person-code pepper.")
+neighbourhood_cli = click.Group("neighbourhood", help="Neighbourhoods (quartiers).")
+user_cli = click.Group("user", help="User accounts.")
+vocab_cli = click.Group("vocab", help="Controlled vocabularies.")
+directory_cli = click.Group("directory", help="The directory of services.")
+
+
+def _keys_file() -> Path:
+    return Path(current_app.config["DATA_KEYS_FILE"])
+
+
+@keys_cli.command("init")
+def keys_init():
+    """Create the key ring (mode 0600). Never overwrites an existing one."""
+    path = _keys_file()
+    if path.exists():
+        click.echo(f"Key file {path} already exists; left untouched.")
+        return
+    crypto.write_key_file(path, crypto.new_key_ring())
+    click.echo(f"Key file created: {path} (keep a backup: without it notes cannot be read).")
+
+
+@keys_cli.command("add")
+def keys_add():
+    """Add a new data key; new values use it, old keys keep opening old values."""
+    path = _keys_file()
+    ring = crypto.KeyRing.load(path).with_new_key()
+    crypto.write_key_file(path, ring, overwrite=True)
+    audit.record_now("key_added", object_type="key", object_id=ring.current.key_id)
+    click.echo(f"New current key: {ring.current.key_id}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate():
+    """Add a new key, re-encrypt every sealed value under it, then drop the old keys."""
+    path = _keys_file()
+    ring = crypto.KeyRing.load(path).with_new_key()
+    crypto.write_key_file(path, ring, overwrite=True)  # first: never lose the new key
+    current_app.extensions["relais_keyring"] = ring
+    count = 0
+    for model, column in encrypted_columns():
+        attribute = getattr(model, column)
+        for row in db.session.scalars(select(model).where(attribute.is_not(None))):
+            aad = crypto.associated_data(model.__tablename__, column, row.id)
+            token = getattr(row, column)
+            if ring.key_id_of(token) != ring.current.key_id:
+                setattr(row, column, ring.encrypt(ring.decrypt(token, aad), aad))
+                count += 1
+    audit.record("key_rotated", object_type="key", object_id=ring.current.key_id,
+                 detail={"values": count})
+    db.session.commit()
+    crypto.write_key_file(path, ring.only_current(), overwrite=True)
+    current_app.extensions["relais_keyring"] = ring.only_current()
+    click.echo(f"{count} values re-encrypted under {ring.current.key_id}; old keys removed.")
+
+
+@neighbourhood_cli.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--commune", required=True, help="Commune, e.g. Schaerbeek")
+def neighbourhood_add(code: str, name: str, commune: str):
+    """Add a neighbourhood, or rename it when CODE exists."""
+    found = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))
+    if found is None:
+        found = Neighbourhood(code=code)
+        db.session.add(found)
+    found.name, found.commune = name, commune
+    audit.record("neighbourhood_saved", object_type="neighbourhood", object_id=code)
+    db.session.commit()
+    click.echo(f"Neighbourhood {code}: {name} ({commune})")
+
+
+def create_user(email: str, role: str, password: str, *, neighbourhoods=(), organisation=None,
+                display_name: str | None = None) -> User:
+    """Create or update an account; used by `user add` and by the demo."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.UsageError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    found = []
+    for code in neighbourhoods:
+        n = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))
+        if n is None:
+            raise click.UsageError(f"unknown neighbourhood {code!r}")
+        found.append(n)
+    org = None
+    if organisation:
+        org = db.session.scalar(select(Organisation).where(Organisation.name == organisation))
+        if org is None:
+            raise click.UsageError(f"unknown organisation {organisation!r} (load the directory)")
+    if role == Role.PARTNER and org is None:
+        raise click.UsageError("a partner account needs --organisation")
+    email = email.strip().lower()
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email)
+        db.session.add(user)
+    user.role = role
+    user.display_name = display_name or email.split("@")[0]
+    user.password_hash = hash_password(password)
+    user.neighbourhoods = found
+    user.organisation = org
+    user.active = True
+    db.session.flush()
+    audit.record("user_saved", obj=user, user=None, detail={"role": role})
+    db.session.commit()
+    return user
+
+
+@user_cli.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--neighbourhood", "neighbourhoods", multiple=True, help="Code; repeatable")
+@click.option("--organisation", help="Directory name (partners; host partner of workers)")
+@click.option("--name", "display_name", help="Name shown to colleagues")
+@click.option("--password", help="Prompted for when not given")
+def user_add(email, role, neighbourhoods, organisation, display_name, password):
+    """Create an account (or update it when EMAIL exists)."""
+    if not password:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = create_user(email, role, password, neighbourhoods=neighbourhoods,
+                       organisation=organisation, display_name=display_name)
+    click.echo(f"User {user.email} ({user.role}) saved.")
+
+
+def _report(report) -> None:
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@vocab_cli.command("load")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False), required=False)
+def vocab_load(csv_path):
+    """Load vocabularies (vocabulary,code,label_fr,label_nl,label_en); default: built in."""
+    _report(load_vocabularies(Path(csv_path) if csv_path else DEFAULT_VOCABULARIES))
+
+
+@directory_cli.command("load")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False), required=False)
+def directory_load(csv_path):
+    """Load services (name,category,commune,note); default: the demo directory."""
+    _report(load_directory(Path(csv_path) if csv_path else DEFAULT_DIRECTORY))
+
+
+@click.command("demo")
+@click.option("--contacts", default=300, show_default=True, help="How many contacts")
+def demo_command(contacts: int):
+    """Load the demo: vocabularies, directory, neighbourhoods, one user per role, contacts."""
+    from .demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    if db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("The database already has users: demo not loaded again.")
+    else:
+        load_demo(contact_count=contacts)
+        click.echo("Demo data loaded.")
+    click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
+    for email, role, *_ in DEMO_USERS:
+        click.echo(f"  {role:<13} {email}")
+
+
+def init_app(app: Flask) -> None:
+    for group in (keys_cli, neighbourhood_cli, user_cli, vocab_cli, directory_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(demo_command)

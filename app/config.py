@@ -1,0 +1,59 @@
+"""Default configuration.
+
+Order of precedence (later wins): these defaults, ``instance/config.py``, then ``FLASK_*``
+environment variables (``app.config.from_prefixed_env()``), e.g.
+``FLASK_SQLALCHEMY_DATABASE_URI`` or ``FLASK_DATA_KEYS_FILE``.
+"""
+
+from datetime import timedelta
+
+
+class Defaults:
+    # Overridden by instance/config.py (written by `make run`) or FLASK_SECRET_KEY. Left empty
+    # on purpose: create_app() refuses to start without a real secret outside testing.
+    SECRET_KEY = ""
+
+    # Relative sqlite paths are resolved against the instance folder in create_app().
+    SQLALCHEMY_DATABASE_URI = "sqlite:///relais.db"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+    # Key ring (AES-256-GCM data keys and the person-code pepper). Relative paths are
+    # resolved against the instance folder.
+    DATA_KEYS_FILE = "keys.json"
+
+    # Session cookie: never readable from JavaScript, never sent cross-site on POST, and
+    # only over HTTPS. `make run` (plain http on 127.0.0.1) turns Secure off explicitly.
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    # CSRF tokens live as long as the session: a worker may keep a form open for hours
+    # on a maraude before submitting it.
+    WTF_CSRF_TIME_LIMIT = None
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+
+    # Sign-in lock: after this many consecutive failures an account is locked for a while.
+    LOGIN_MAX_FAILURES = 10
+    LOGIN_LOCK_MINUTES = 15
+
+    # Argon2id parameters (argon2-cffi defaults; tests lower them to keep the suite fast).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Brussels"
+    LANGUAGES = ("fr", "nl", "en")
+
+    # Local time zone of the field work: form defaults, display and day boundaries.
+    LOCAL_TIMEZONE = "Europe/Brussels"
+
+    CONTACTS_PER_PAGE = 50
+    MAX_CONTENT_LENGTH = 256 * 1024
+    NOTE_MAX_LENGTH = 4000
+    PERSON_CODE_MAX_LENGTH = 64
+    MAX_PEOPLE_PER_CONTACT = 500

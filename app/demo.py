@@ -1,0 +1,137 @@
+"""Plausible demo data: three neighbourhoods, one account per role, ~300 contacts.
+
+Deterministic (seeded) so that screenshots and manual checks are repeatable. Nothing here
+describes a real person.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+
+from .cli import create_user
+from .extensions import db
+from .loaders import load_directory, load_vocabularies
+from .models import Contact, Neighbourhood, Outing, Role
+from .web import local_now, local_tz
+
+DEMO_PASSWORD = "relais-demo-2026"
+NEIGHBOURHOODS = [
+    ("colignon", "Colignon", "Schaerbeek"),
+    ("brabant", "Brabant", "Schaerbeek"),
+    ("marolles", "Marolles", "Bruxelles"),
+]
+# email, role, display name, neighbourhoods, organisation
+DEMO_USERS = [
+    ("terrain@relais.demo", Role.FIELD_WORKER, "Amina (RAQ)", ["colignon", "brabant"],
+     "CPAS de Schaerbeek"),
+    ("binome@relais.demo", Role.FIELD_WORKER, "Yannick (RAQ)", ["colignon"], None),
+    ("marolles@relais.demo", Role.FIELD_WORKER, "Sofia (éducatrice de rue)", ["marolles"], None),
+    ("coordination@relais.demo", Role.COORDINATOR, "Coordination CLSS",
+     ["colignon", "brabant", "marolles"], None),
+    ("partenaire@relais.demo", Role.PARTNER, "Accueil CPAS", [], "CPAS de Schaerbeek"),
+    ("admin@relais.demo", Role.ADMIN, "Administration", [], None),
+]
+THEMES = {"logement": 8, "expulsion": 4, "droits_sociaux": 7, "sante": 5, "sante_mentale": 3,
+          "sejour": 3, "emploi_formation": 3, "famille": 3, "alimentation": 3, "numerique": 3,
+          "dettes_energie": 3, "isolement": 4, "scolarite": 2, "juridique": 2, "assuetudes": 1,
+          "violences": 1, "loisirs_culture": 2}
+SITUATIONS = {"risque_perte_logement": 4, "mal_logement": 4, "sans_abri": 2, "primo_arrivant": 3,
+              "allophone": 3, "senior_isole": 3, "parent_solo": 3, "fracture_numerique": 3,
+              "souffrance_psychique": 2, "locataire_social": 2, "sans_titre_sejour": 1,
+              "jeune_decrochage": 2, "assuetudes": 1}
+RESPONSES = {"ecoute": 8, "information": 7, "orientation": 5, "appel_avec_personne": 2,
+             "aide_demarche": 2, "accompagnement_physique": 1}
+NOTES = [
+    "Inquiète pour son préavis, veut comprendre ses droits. Revoir la semaine prochaine.",
+    "Cherche une aide pour remplir le formulaire en ligne de la mutuelle.",
+    "Rencontré au marché, isolé depuis le décès de son épouse. Proposer l'activité du jeudi.",
+    "Humidité importante dans le logement, enfants souvent malades.",
+    "A déjà un AS au CPAS mais n'arrive pas à le joindre : appel fait ensemble.",
+    "Demande d'information sur les cours de français.",
+    "Facture d'énergie impayée, orienté vers le service énergie.",
+]
+
+
+def _weighted(rng: random.Random, weights: dict[str, int], k_max: int) -> list[str]:
+    k = rng.randint(1, k_max)
+    picked = rng.choices(list(weights), weights=list(weights.values()), k=k)
+    return list(dict.fromkeys(picked))
+
+
+def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
+    rng = random.Random(seed)
+    load_vocabularies()
+    load_directory()
+    neighbourhoods = {}
+    for code, name, commune in NEIGHBOURHOODS:
+        n = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))
+        if n is None:
+            n = Neighbourhood(code=code, name=name, commune=commune)
+            db.session.add(n)
+        neighbourhoods[code] = n
+    db.session.commit()
+    users = {}
+    for email, role, name, codes, organisation in DEMO_USERS:
+        users[email] = create_user(email, role, DEMO_PASSWORD, neighbourhoods=codes,
+                                   organisation=organisation, display_name=name)
+
+    workers = {
+        "colignon": [users["terrain@relais.demo"], users["binome@relais.demo"]],
+        "brabant": [users["terrain@relais.demo"]],
+        "marolles": [users["marolles@relais.demo"]],
+    }
+    codes_pool = {code: [f"{code[:3].upper()}-{i:02d}" for i in range(1, 26)]
+                  for code in neighbourhoods}
+    tz = local_tz()
+    today = local_now().date()
+    made = 0
+    while made < contact_count:
+        code = rng.choices(list(neighbourhoods), weights=[5, 3, 4])[0]
+        team = workers[code]
+        day = today - timedelta(days=rng.randint(1, 90))
+        if day.weekday() >= 5:
+            continue
+        start = datetime.combine(day, time(rng.choice([9, 10, 13, 14])), tzinfo=tz)
+        outing = Outing(
+            id=uuid.uuid4(), neighbourhood=neighbourhoods[code], created_by_id=team[0].id,
+            kind=rng.choices(["maraude", "presence_quartier", "permanence", "porte_a_porte",
+                              "stand"], weights=[5, 3, 3, 1, 1])[0],
+            started_at=start, ended_at=start + timedelta(hours=rng.choice([2, 3])),
+            team=list(team),
+        )
+        db.session.add(outing)
+        for _ in range(rng.randint(2, 7)):
+            if made >= contact_count:
+                break
+            contact = Contact(
+                id=uuid.uuid4(), neighbourhood=neighbourhoods[code], outing=outing,
+                author_id=rng.choice(team).id,
+                occurred_at=start + timedelta(minutes=rng.randint(5, 110)),
+                place_type=rng.choices(["rue", "parc_place", "marche", "commerce",
+                                        "locaux_partenaire", "gare_metro", "domicile"],
+                                       weights=[6, 3, 2, 2, 3, 1, 1])[0],
+                initiative=rng.choices(["aller_vers", "demande_personne", "demande_service"],
+                                       weights=[6, 3, 1])[0],
+                people_count=rng.choices([1, 2, 3, 4], weights=[12, 4, 1, 1])[0],
+                age_band=rng.choices(["18_24", "25_34", "35_64", "65_plus", "inconnu"],
+                                     weights=[2, 4, 6, 3, 1])[0],
+                gender=rng.choice(["femme", "homme", "femme", "homme", "inconnu"]),
+            )
+            contact.set_codes("theme", _weighted(rng, THEMES, 3))
+            contact.set_codes("situation", _weighted(rng, SITUATIONS, 2) if rng.random() < .7
+                              else [])
+            contact.set_codes("response", _weighted(rng, RESPONSES, 3))
+            contact.set_codes("language", rng.choices([["fr"], ["fr", "ar"], ["ar"], ["ro"],
+                                                       ["nl"], ["es"], ["tr"], ["pt"]],
+                                                      weights=[10, 3, 2, 1, 1, 1, 1, 1])[0])
+            if rng.random() < .3:
+                contact.set_person_code(rng.choice(codes_pool[code]))
+            if rng.random() < .2:
+                contact.set_note(rng.choice(NOTES))
+            db.session.add(contact)
+            made += 1
+    db.session.commit()

@@ -1,0 +1,124 @@
+"""Loading reference data from CSV: vocabularies and the directory of services.
+
+Both loaders check every row before writing: rows that fail are skipped and reported with
+their line and reason, the accepted rows are written in one transaction, so an import is
+never left half-done.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Organisation, Term
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_VOCABULARIES = DATA_DIR / "vocabularies.csv"
+DEFAULT_DIRECTORY = DATA_DIR / "directory-brussels-demo.csv"
+CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+@dataclass
+class LoadReport:
+    created: int = 0
+    updated: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def summary(self) -> str:
+        lines = [f"{self.created} created, {self.updated} updated, {len(self.rejected)} rejected"]
+        lines += [f"  line {line}: {reason}" for line, reason in self.rejected]
+        return "\n".join(lines)
+
+
+def _rows(path: Path, required: set[str]):
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        missing = required - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"{path.name}: missing columns {', '.join(sorted(missing))}")
+        for line, row in enumerate(reader, start=2):
+            yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def load_vocabularies(path: Path = DEFAULT_VOCABULARIES) -> LoadReport:
+    report = LoadReport()
+    existing = {(t.vocabulary, t.code): t for t in db.session.scalars(select(Term))}
+    positions: dict[str, int] = {}
+    for (vocabulary, _code), term in existing.items():
+        positions[vocabulary] = max(positions.get(vocabulary, 0), term.position)
+    seen: set[tuple[str, str]] = set()
+    accepted = []
+    for line, row in _rows(path, {"vocabulary", "code", "label_fr"}):
+        key = (row["vocabulary"], row["code"])
+        if not row["vocabulary"] or not row["code"] or not row["label_fr"]:
+            report.rejected.append((line, "vocabulary, code and label_fr are required"))
+        elif not set(row["code"]) <= CODE_CHARS or not set(row["vocabulary"]) <= CODE_CHARS:
+            report.rejected.append((line, "codes use lower-case letters, digits and _ only"))
+        elif key in seen:
+            report.rejected.append((line, f"duplicate code {row['code']!r}"))
+        else:
+            seen.add(key)
+            accepted.append(row)
+    for row in accepted:
+        key = (row["vocabulary"], row["code"])
+        term = existing.get(key)
+        if term is None:
+            positions[row["vocabulary"]] = positions.get(row["vocabulary"], 0) + 1
+            term = Term(vocabulary=row["vocabulary"], code=row["code"],
+                        position=positions[row["vocabulary"]], active=True)
+            db.session.add(term)
+            report.created += 1
+        else:
+            report.updated += 1
+        term.label_fr = row["label_fr"]
+        term.label_nl = row.get("label_nl") or None
+        term.label_en = row.get("label_en") or None
+    db.session.commit()
+    return report
+
+
+def load_directory(path: Path = DEFAULT_DIRECTORY) -> LoadReport:
+    report = LoadReport()
+    categories = set(db.session.scalars(
+        select(Term.code).where(Term.vocabulary == "org_category")
+    ))
+    existing = {o.name.casefold(): o for o in db.session.scalars(select(Organisation))}
+    seen: set[str] = set()
+    accepted = []
+    for line, row in _rows(path, {"name", "category", "commune"}):
+        name = row["name"]
+        if not name:
+            report.rejected.append((line, "name is required"))
+        elif len(name) > 200:
+            report.rejected.append((line, "name is longer than 200 characters"))
+        elif row["category"] and row["category"] not in categories:
+            report.rejected.append((line, f"unknown category {row['category']!r}"))
+        elif name.casefold() in seen:
+            report.rejected.append((line, f"duplicate name {name!r}"))
+        else:
+            seen.add(name.casefold())
+            accepted.append(row)
+    for row in accepted:
+        org = existing.get(row["name"].casefold())
+        if org is None:
+            org = Organisation(name=row["name"], active=True)
+            db.session.add(org)
+            report.created += 1
+        else:
+            report.updated += 1
+        org.category = row["category"] or None
+        org.commune = row["commune"] or None
+        org.description = row.get("note") or None
+        for optional in ("phone", "email", "website"):
+            if row.get(optional):
+                setattr(org, optional, row[optional])
+    db.session.commit()
+    return report

@@ -1,0 +1,32 @@
+"""All models, imported here so that Alembic and the app see one metadata."""
+
+from .audit import AuditEvent
+from .directory import Organisation
+from .outreach import Contact, ContactTerm, Outing, outing_team
+from .people import Neighbourhood, Role, User, membership
+from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
+
+__all__ = [
+    "AuditEvent",
+    "CONTACT_MULTI_TERMS",
+    "CONTACT_SINGLE_TERMS",
+    "Contact",
+    "ContactTerm",
+    "Neighbourhood",
+    "Organisation",
+    "Outing",
+    "Role",
+    "Term",
+    "User",
+    "membership",
+    "outing_team",
+]
+
+
+def encrypted_columns():
+    """(model, column) pairs holding sealed values: what key rotation must re-encrypt."""
+    from ..extensions import db
+
+    for mapper in db.Model.registry.mappers:
+        for column in getattr(mapper.class_, "__encrypted__", ()):
+            yield mapper.class_, column

@@ -1,0 +1,246 @@
+"""Pages of the field worker: today, outings, the contact form, the list and one contact."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from .. import audit, vocab
+from ..access import get_scoped_or_404, role_required, scoped
+from ..extensions import db
+from ..models import CONTACT_MULTI_TERMS, Contact, ContactTerm, Neighbourhood, Outing, Role
+from ..validation import Invalid
+from ..web import local_now, local_tz
+from . import bp
+from .forms import contact_payload, local_input_value, outing_payload
+from .records import (
+    apply_contact,
+    apply_outing,
+    clean_contact,
+    clean_outing,
+    current_outing,
+    team_candidates,
+)
+
+worker_only = role_required(Role.FIELD_WORKER)
+
+
+def _day_bounds(day) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=local_tz())
+    return start, start + timedelta(days=1)
+
+
+@bp.get("/today")
+@worker_only
+def today():
+    start, end = _day_bounds(local_now().date())
+    contacts = db.session.scalars(
+        scoped(Contact).where(Contact.occurred_at >= start, Contact.occurred_at < end)
+        .order_by(Contact.occurred_at.desc())
+    ).all()
+    outing = current_outing(current_user)
+    return render_template(
+        "outreach/today.html",
+        outing=outing,
+        contacts=contacts,
+        people_today=sum(c.people_count for c in contacts),
+        colleagues=[u for u in team_candidates(current_user.neighbourhood_ids)
+                    if u.id != current_user.id],
+        errors={},
+        values={},
+    )
+
+
+@bp.post("/outings")
+@worker_only
+def start_outing():
+    payload = outing_payload(request.form, local_now())
+    try:
+        clean = clean_outing(payload, from_form=True)
+    except Invalid as exc:
+        flash(" ".join(m for msgs in exc.errors.values() for m in msgs), "error")
+        return redirect(url_for("outreach.today"))
+    # One outing at a time: starting a new one ends the one still open.
+    previous = current_outing(current_user)
+    if previous is not None:
+        previous.ended_at = max(clean["started_at"], previous.started_at)
+    outing = Outing(id=uuid.uuid4(), created_by_id=current_user.id)
+    apply_outing(outing, clean)
+    db.session.add(outing)
+    db.session.commit()
+    flash(_("Sortie commencée."), "success")
+    return redirect(url_for("outreach.today"))
+
+
+@bp.post("/outings/<uuid:outing_id>/stop")
+@worker_only
+def stop_outing(outing_id):
+    outing = get_scoped_or_404(Outing, outing_id)
+    if outing.ended_at is None:
+        outing.ended_at = max(local_now(), outing.started_at)
+        db.session.commit()
+        flash(_("Sortie terminée."), "success")
+    return redirect(url_for("outreach.today"))
+
+
+def _form_context(contact: Contact | None, values: dict, errors: dict) -> dict:
+    outings = db.session.scalars(
+        scoped(Outing).where(Outing.ended_at.is_(None)).order_by(Outing.started_at.desc())
+    ).all()
+    return {
+        "contact": contact,
+        "values": values,
+        "errors": errors,
+        "neighbourhoods": current_user.neighbourhoods,
+        "outings": outings,
+        "multi_fields": CONTACT_MULTI_TERMS,
+    }
+
+
+def _new_contact_defaults() -> dict:
+    outing = current_outing(current_user)
+    neighbourhood = outing.neighbourhood if outing else (
+        current_user.neighbourhoods[0] if current_user.neighbourhoods else None)
+    return {
+        "neighbourhood": neighbourhood.code if neighbourhood else "",
+        "outing": str(outing.id) if outing else "",
+        "occurred_at": local_input_value(local_now()),
+        "people_count": 1,
+    }
+
+
+def _submitted_values(form) -> dict:
+    values = {key: form.get(key) for key in form}
+    for field in CONTACT_MULTI_TERMS:
+        values[field] = form.getlist(field)
+    values.pop("person_code", None)  # never echoed back into the page
+    return values
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@worker_only
+def new_contact():
+    if not current_user.neighbourhoods:
+        abort(403)
+    if request.method == "POST":
+        try:
+            clean = clean_contact(contact_payload(request.form, editing=False), from_form=True)
+        except Invalid as exc:
+            return render_template("outreach/contact_form.html", **_form_context(
+                None, _submitted_values(request.form), exc.errors)), 422
+        contact = Contact(id=uuid.uuid4(), author_id=current_user.id)
+        apply_contact(contact, clean)
+        db.session.add(contact)
+        db.session.commit()
+        flash(_("Contact enregistré."), "success")
+        if request.form.get("then") == "another":
+            return redirect(url_for("outreach.new_contact"))
+        return redirect(url_for("outreach.today"))
+    return render_template("outreach/contact_form.html",
+                           **_form_context(None, _new_contact_defaults(), {}))
+
+
+@bp.route("/contacts/<uuid:contact_id>/edit", methods=["GET", "POST"])
+@worker_only
+def edit_contact(contact_id):
+    contact = get_scoped_or_404(Contact, contact_id)
+    if request.method == "POST":
+        try:
+            clean = clean_contact(contact_payload(request.form, editing=True), contact,
+                                  from_form=True)
+        except Invalid as exc:
+            db.session.rollback()
+            return render_template("outreach/contact_form.html", **_form_context(
+                contact, _submitted_values(request.form), exc.errors)), 422
+        apply_contact(contact, clean)
+        db.session.commit()
+        flash(_("Contact modifié."), "success")
+        return redirect(url_for("outreach.contact", contact_id=contact.id))
+    note = contact.read_note()
+    if note is not None:
+        audit.record("note_read", obj=contact, detail={"via": "edit"})
+        db.session.commit()
+    values = {
+        "neighbourhood": contact.neighbourhood.code,
+        "outing": str(contact.outing_id) if contact.outing_id else "",
+        "occurred_at": local_input_value(contact.occurred_at),
+        "people_count": contact.people_count,
+        "place_type": contact.place_type, "initiative": contact.initiative,
+        "age_band": contact.age_band, "gender": contact.gender,
+        **{f: contact.codes(v) for f, v in CONTACT_MULTI_TERMS.items()},
+        "note": note or "",
+    }
+    return render_template("outreach/contact_form.html", **_form_context(contact, values, {}))
+
+
+@bp.get("/contacts/<uuid:contact_id>")
+@worker_only
+def contact(contact_id):
+    found = get_scoped_or_404(Contact, contact_id)
+    return render_template("outreach/contact.html", contact=found, note=None, shown=False)
+
+
+@bp.get("/contacts/<uuid:contact_id>/note")
+@worker_only
+def contact_note(contact_id):
+    found = get_scoped_or_404(Contact, contact_id)
+    note = found.read_note()
+    if note is not None:
+        audit.record("note_read", obj=found, detail={"via": "page"})
+        db.session.commit()
+    return render_template("outreach/contact.html", contact=found, note=note, shown=True)
+
+
+def _parse_date(value: str | None):
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
+    except ValueError:
+        return None
+
+
+@bp.get("/contacts")
+@worker_only
+def contacts():
+    args = request.args
+    query = scoped(Contact)
+    filters = {
+        "neighbourhood": args.get("neighbourhood", ""),
+        "from": _parse_date(args.get("from")),
+        "to": _parse_date(args.get("to")),
+        "theme": args.get("theme", ""),
+        "situation": args.get("situation", ""),
+        "mine": args.get("mine") == "1",
+        "with_code": args.get("with_code") == "1",
+    }
+    if filters["neighbourhood"]:
+        query = query.join(Neighbourhood).where(Neighbourhood.code == filters["neighbourhood"])
+    if filters["from"]:
+        query = query.where(Contact.occurred_at >= _day_bounds(filters["from"])[0])
+    if filters["to"]:
+        query = query.where(Contact.occurred_at < _day_bounds(filters["to"])[1])
+    for field, vocabulary in (("theme", "theme"), ("situation", "situation")):
+        if filters[field]:
+            query = query.where(Contact.id.in_(select(ContactTerm.contact_id).where(
+                ContactTerm.vocabulary == vocabulary, ContactTerm.code == filters[field])))
+    if filters["mine"]:
+        query = query.where(Contact.author_id == current_user.id)
+    if filters["with_code"]:
+        query = query.where(Contact.person_code_hash.is_not(None))
+
+    per_page = 50
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Contact.occurred_at.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return render_template(
+        "outreach/contacts.html",
+        contacts=rows, total=total, page=page, pages=max((total + per_page - 1) // per_page, 1),
+        filters=filters, neighbourhoods=current_user.neighbourhoods,
+        themes=vocab.terms("theme"), situations=vocab.terms("situation"),
+    )

@@ -1,0 +1,41 @@
+"""Reading the controlled vocabularies (Term table), cached for the length of a request."""
+
+from __future__ import annotations
+
+from flask import g, has_request_context
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Term
+
+
+def _all_terms() -> list[Term]:
+    if has_request_context() and "relais_terms" in g:
+        return g.relais_terms
+    terms = list(db.session.scalars(
+        select(Term).order_by(Term.vocabulary, Term.position, Term.id)
+    ))
+    if has_request_context():
+        g.relais_terms = terms
+    return terms
+
+
+def terms(vocabulary: str, *, include_inactive: bool = False) -> list[Term]:
+    return [t for t in _all_terms()
+            if t.vocabulary == vocabulary and (include_inactive or t.active)]
+
+
+def codes(vocabulary: str, *, include_inactive: bool = False) -> set[str]:
+    return {t.code for t in terms(vocabulary, include_inactive=include_inactive)}
+
+
+def labels_for(vocabulary: str) -> dict[str, str]:
+    """code → label in the current language, retired terms included (old records show)."""
+    return {t.code: t.label() for t in terms(vocabulary, include_inactive=True)}
+
+
+def vocabularies() -> dict[str, list[Term]]:
+    grouped: dict[str, list[Term]] = {}
+    for term in _all_terms():
+        grouped.setdefault(term.vocabulary, []).append(term)
+    return grouped
