@@ -38,7 +38,7 @@ run: setup
 	FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests
 
 test: install translations lint
 	$(BIN)/python -m pytest -q

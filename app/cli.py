@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from . import audit, crypto
@@ -14,11 +15,11 @@ from .extensions import db
 from .loaders import DEFAULT_DIRECTORY, DEFAULT_VOCABULARIES, load_directory, load_vocabularies
 from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
 
-keys_cli = click.Group("keys", help="Encryption keys and the person-code pepper.")
-neighbourhood_cli = click.Group("neighbourhood", help="Neighbourhoods (quartiers).")
-user_cli = click.Group("user", help="User accounts.")
-vocab_cli = click.Group("vocab", help="Controlled vocabularies.")
-directory_cli = click.Group("directory", help="The directory of services.")
+keys_cli = AppGroup("keys", help="Encryption keys and the person-code pepper.")
+neighbourhood_cli = AppGroup("neighbourhood", help="Neighbourhoods (quartiers).")
+user_cli = AppGroup("user", help="User accounts.")
+vocab_cli = AppGroup("vocab", help="Controlled vocabularies.")
+directory_cli = AppGroup("directory", help="The directory of services.")
 
 
 def _keys_file() -> Path:
@@ -158,6 +159,7 @@ def directory_load(csv_path):
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--contacts", default=300, show_default=True, help="How many contacts")
 def demo_command(contacts: int):
     """Load the demo: vocabularies, directory, neighbourhoods, one user per role, contacts."""

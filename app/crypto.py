@@ -111,7 +111,8 @@ class KeyRing:
     def to_dict(self) -> dict:
         return {
             "version": 1,
-            "data_keys": [{"id": k.key_id, "key": _b64encode(k.secret)} for k in self._keys.values()],
+            "data_keys": [{"id": k.key_id, "key": _b64encode(k.secret)}
+                          for k in self._keys.values()],
             "pepper": _b64encode(self._pepper),
         }
 

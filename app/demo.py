@@ -18,7 +18,7 @@ from .loaders import load_directory, load_vocabularies
 from .models import Contact, Neighbourhood, Outing, Role
 from .web import local_now, local_tz
 
-DEMO_PASSWORD = "relais-demo-2026"
+DEMO_PASSWORD = "relais-demo-2026"  # noqa: S105 (published demo accounts only)
 NEIGHBOURHOODS = [
     ("colignon", "Colignon", "Schaerbeek"),
     ("brabant", "Brabant", "Schaerbeek"),

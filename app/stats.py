@@ -28,7 +28,8 @@ def shown(count: int | None) -> str:
 def contact_counts(neighbourhood_ids, start: datetime, end: datetime) -> dict[int, tuple]:
     """neighbourhood id → (contacts, people met) between start (incl.) and end (excl.)."""
     rows = db.session.execute(
-        select(Contact.neighbourhood_id, func.count(), func.coalesce(func.sum(Contact.people_count), 0))
+        select(Contact.neighbourhood_id, func.count(),
+               func.coalesce(func.sum(Contact.people_count), 0))
         .where(Contact.neighbourhood_id.in_(list(neighbourhood_ids)),
                Contact.occurred_at >= start, Contact.occurred_at < end)
         .group_by(Contact.neighbourhood_id)

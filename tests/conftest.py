@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from app import create_app, crypto
-from app.extensions import db
 from app.cli import create_user
+from app.extensions import db
 from app.loaders import load_vocabularies
 from app.models import Neighbourhood, Organisation, Role
 

@@ -21,9 +21,8 @@ def _error_responses(*codes: int) -> dict:
         "400": "Missing or wrong CSRF token (header X-CSRFToken)",
         "422": "Invalid input: a message per field",
     }
-    return {str(c): {"description": described[str(c)],
-                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            for c in codes}
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {str(c): {"description": described[str(c)], "content": error} for c in codes}
 
 
 def _put_operation(name: str, summary: str) -> dict:

@@ -81,7 +81,8 @@ def clean_contact(payload: dict, existing: Contact | None = None, *, from_form=F
     if check.has("person_code"):
         code = check.text("person_code", max_length=config["PERSON_CODE_MAX_LENGTH"])
         if code is not None and not normalise_person_code(code):
-            check.fail("person_code", _l("Le code doit contenir au moins une lettre ou un chiffre."))
+            check.fail("person_code",
+                       _l("Le code doit contenir au moins une lettre ou un chiffre."))
         clean["person_code"] = code
     if check.has("note"):
         clean["note"] = check.text("note", max_length=config["NOTE_MAX_LENGTH"])

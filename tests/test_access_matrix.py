@@ -1,0 +1,145 @@
+"""Every route × every role × an object of another neighbourhood.
+
+The objects belong to Marolles, where only the outsider works. A new route must be added
+to CASES: test_every_route_is_in_the_matrix fails otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from .conftest import Api, csrf_from, login
+from .helpers import contact_payload, moment, new_id
+
+ROLES = ["anonymous", "field_worker", "coordinator", "partner", "admin"]
+
+
+@dataclass
+class Case:
+    endpoint: str
+    method: str
+    url: str  # formatted with the out-of-scope objects
+    expected: dict  # role → status; "*" for every role not named
+    form: dict | None = None
+    json: dict | None = None
+
+    def status_for(self, role: str) -> int:
+        return self.expected.get(role, self.expected.get("*"))
+
+
+WORKER_ONLY = {"anonymous": 302, "field_worker": None, "*": 403}
+
+
+def _only(role: str, status: int, others: int = 403, anonymous: int = 302) -> dict:
+    return {"anonymous": anonymous, role: status, "*": others}
+
+
+def _api(worker: int) -> dict:
+    return {"anonymous": 401, "field_worker": worker, "*": 403}
+
+
+CASES = [
+    Case("core.home", "GET", "/", {"*": 302}),
+    Case("core.set_language", "POST", "/language", {"*": 302}, form={"lang": "nl"}),
+    Case("core.healthz", "GET", "/healthz", {"*": 200}),
+    Case("auth.login", "GET", "/login", {"anonymous": 200, "*": 302}),
+    Case("auth.login", "POST", "/login", {"anonymous": 401, "*": 302},
+         form={"email": "nobody@test.be", "password": "wrong-password"}),
+    Case("auth.logout", "GET", "/logout", {"anonymous": 302, "*": 200}),
+    Case("auth.logout", "POST", "/logout", {"*": 302}, form={}),
+    Case("outreach.today", "GET", "/today", _only("field_worker", 200)),
+    Case("outreach.start_outing", "POST", "/outings", _only("field_worker", 403),
+         form={"neighbourhood": "marolles", "kind": "maraude"}),
+    Case("outreach.stop_outing", "POST", "/outings/{outing}/stop",
+         _only("field_worker", 404), form={}),
+    Case("outreach.new_contact", "GET", "/contacts/new", _only("field_worker", 200)),
+    Case("outreach.new_contact", "POST", "/contacts/new", _only("field_worker", 403),
+         form={"neighbourhood": "marolles", "occurred_at": "2026-01-05T10:00",
+               "people_count": "1"}),
+    Case("outreach.contacts", "GET", "/contacts", _only("field_worker", 200)),
+    Case("outreach.contact", "GET", "/contacts/{contact}", _only("field_worker", 404)),
+    Case("outreach.contact_note", "GET", "/contacts/{contact}/note", _only("field_worker", 404)),
+    Case("outreach.edit_contact", "GET", "/contacts/{contact}/edit", _only("field_worker", 404)),
+    Case("outreach.edit_contact", "POST", "/contacts/{contact}/edit",
+         _only("field_worker", 404), form={"neighbourhood": "colignon",
+                                           "occurred_at": "2026-01-05T10:00"}),
+    Case("admin.coordinator_home", "GET", "/coordination", _only("coordinator", 200)),
+    Case("admin.partner_home", "GET", "/partner", _only("partner", 200)),
+    Case("admin.admin_home", "GET", "/admin", _only("admin", 200)),
+    Case("admin.unlock_user", "POST", "/admin/users/999999/unlock", _only("admin", 404),
+         form={}),
+    Case("api.me", "GET", "/api/v1/me", {"anonymous": 401, "*": 200}),
+    Case("api.vocabularies", "GET", "/api/v1/vocabularies", {"anonymous": 401, "*": 200}),
+    Case("api.openapi", "GET", "/api/v1/openapi.json", {"*": 200}),
+    Case("api.get_contact", "GET", "/api/v1/contacts/{contact}", _api(404)),
+    Case("api.put_contact", "PUT", "/api/v1/contacts/{contact}", _api(404),
+         json=contact_payload()),
+    Case("api.get_outing", "GET", "/api/v1/outings/{outing}", _api(404)),
+    Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _api(404),
+         json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
+]
+
+
+@pytest.fixture
+def foreign(app, world):
+    """A contact (with a note) and an open outing of Marolles, made by its own worker."""
+    outsider = Api(app.test_client(), world.outsider.key)
+    outing = new_id()
+    assert outsider.put(f"/outings/{outing}", {
+        "neighbourhood": "marolles", "kind": "maraude", "started_at": moment(60)
+    }).status_code == 201
+    contact = new_id()
+    assert outsider.put(f"/contacts/{contact}", contact_payload(
+        neighbourhood="marolles", outing=outing, note="SECRET-MAROLLES")).status_code == 201
+    return {"contact": contact, "outing": outing}
+
+
+def test_every_route_is_in_the_matrix(app):
+    covered = {(c.endpoint, c.method) for c in CASES}
+    missing = [
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+        if (rule.endpoint, method) not in covered
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(app, world, foreign, role):
+    client = app.test_client()
+    if role != "anonymous":
+        assert login(client, world.user(role).key).status_code == 302
+    token = csrf_from(client.get("/login" if role == "anonymous" else "/logout").text)
+    failures = []
+    for case in CASES:
+        expected = case.status_for(role)
+        url = case.url.format(**foreign)
+        kwargs = {}
+        if case.form is not None:
+            kwargs["data"] = {**case.form, "csrf_token": token}
+        if case.json is not None:
+            kwargs["json"] = case.json
+            kwargs["headers"] = {"X-CSRFToken": token}
+        response = client.open(url, method=case.method, **kwargs)
+        if response.status_code != expected:
+            failures.append((case.method, case.url, expected, response.status_code))
+        assert "SECRET-MAROLLES" not in response.text
+        if case.endpoint == "auth.logout" and case.method == "POST":
+            # Signing out clears the session: sign in again for the remaining cases.
+            if role != "anonymous":
+                login(client, world.user(role).key)
+            token = csrf_from(client.get("/login" if role == "anonymous" else "/logout").text)
+    assert failures == []
+
+
+def test_worker_lists_never_show_other_neighbourhoods(app, world, foreign):
+    client = app.test_client()
+    login(client, world.worker.key)
+    for url in ("/today", "/contacts", "/contacts?neighbourhood=marolles", "/contacts/new"):
+        page = client.get(url)
+        assert page.status_code == 200
+        assert foreign["contact"] not in page.text
+        assert foreign["outing"] not in page.text
