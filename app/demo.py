@@ -86,52 +86,61 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
     }
     codes_pool = {code: [f"{code[:3].upper()}-{i:02d}" for i in range(1, 26)]
                   for code in neighbourhoods}
-    tz = local_tz()
-    today = local_now().date()
-    made = 0
-    while made < contact_count:
-        code = rng.choices(list(neighbourhoods), weights=[5, 3, 4])[0]
+
+    def outing_with_contacts(code: str, start: datetime, minutes: int, contacts: int) -> int:
         team = workers[code]
-        day = today - timedelta(days=rng.randint(1, 90))
-        if day.weekday() >= 5:
-            continue
-        start = datetime.combine(day, time(rng.choice([9, 10, 13, 14])), tzinfo=tz)
         outing = Outing(
             id=uuid.uuid4(), neighbourhood=neighbourhoods[code], created_by_id=team[0].id,
             kind=rng.choices(["maraude", "presence_quartier", "permanence", "porte_a_porte",
                               "stand"], weights=[5, 3, 3, 1, 1])[0],
-            started_at=start, ended_at=start + timedelta(hours=rng.choice([2, 3])),
-            team=list(team),
+            started_at=start, ended_at=start + timedelta(minutes=minutes), team=list(team),
         )
         db.session.add(outing)
-        for _ in range(rng.randint(2, 7)):
-            if made >= contact_count:
-                break
-            contact = Contact(
-                id=uuid.uuid4(), neighbourhood=neighbourhoods[code], outing=outing,
-                author_id=rng.choice(team).id,
-                occurred_at=start + timedelta(minutes=rng.randint(5, 110)),
-                place_type=rng.choices(["rue", "parc_place", "marche", "commerce",
-                                        "locaux_partenaire", "gare_metro", "domicile"],
-                                       weights=[6, 3, 2, 2, 3, 1, 1])[0],
-                initiative=rng.choices(["aller_vers", "demande_personne", "demande_service"],
-                                       weights=[6, 3, 1])[0],
-                people_count=rng.choices([1, 2, 3, 4], weights=[12, 4, 1, 1])[0],
-                age_band=rng.choices(["18_24", "25_34", "35_64", "65_plus", "inconnu"],
-                                     weights=[2, 4, 6, 3, 1])[0],
-                gender=rng.choice(["femme", "homme", "femme", "homme", "inconnu"]),
-            )
-            contact.set_codes("theme", _weighted(rng, THEMES, 3))
-            contact.set_codes("situation", _weighted(rng, SITUATIONS, 2) if rng.random() < .7
-                              else [])
-            contact.set_codes("response", _weighted(rng, RESPONSES, 3))
-            contact.set_codes("language", rng.choices([["fr"], ["fr", "ar"], ["ar"], ["ro"],
-                                                       ["nl"], ["es"], ["tr"], ["pt"]],
-                                                      weights=[10, 3, 2, 1, 1, 1, 1, 1])[0])
-            if rng.random() < .3:
-                contact.set_person_code(rng.choice(codes_pool[code]))
-            if rng.random() < .2:
-                contact.set_note(rng.choice(NOTES))
-            db.session.add(contact)
-            made += 1
+        for _ in range(contacts):
+            db.session.add(_contact(rng, neighbourhoods[code], outing, rng.choice(team),
+                                    start + timedelta(minutes=rng.randint(1, minutes - 1)),
+                                    codes_pool[code]))
+        return contacts
+
+    now = local_now()
+    made = 0
+    # This morning's maraude in Colignon, so that "today" is not empty in the demo.
+    morning = now.replace(hour=9, minute=0, second=0, microsecond=0)
+    if now - morning > timedelta(minutes=40):
+        minutes = min(150, int((now - morning).total_seconds() // 60) - 10)
+        made += outing_with_contacts("colignon", morning, minutes, 4)
+    while made < contact_count:
+        code = rng.choices(list(neighbourhoods), weights=[5, 3, 4])[0]
+        day = now.date() - timedelta(days=rng.randint(1, 90))
+        if day.weekday() >= 5:
+            continue
+        start = datetime.combine(day, time(rng.choice([9, 10, 13, 14])), tzinfo=local_tz())
+        made += outing_with_contacts(code, start, rng.choice([120, 180]),
+                                     min(rng.randint(2, 7), contact_count - made))
     db.session.commit()
+
+
+def _contact(rng: random.Random, neighbourhood, outing, author, occurred_at, codes_pool):
+    contact = Contact(
+        id=uuid.uuid4(), neighbourhood=neighbourhood, outing=outing, author_id=author.id,
+        occurred_at=occurred_at,
+        place_type=rng.choices(["rue", "parc_place", "marche", "commerce", "locaux_partenaire",
+                                "gare_metro", "domicile"], weights=[6, 3, 2, 2, 3, 1, 1])[0],
+        initiative=rng.choices(["aller_vers", "demande_personne", "demande_service"],
+                               weights=[6, 3, 1])[0],
+        people_count=rng.choices([1, 2, 3, 4], weights=[12, 4, 1, 1])[0],
+        age_band=rng.choices(["18_24", "25_34", "35_64", "65_plus", "inconnu"],
+                             weights=[2, 4, 6, 3, 1])[0],
+        gender=rng.choice(["femme", "homme", "femme", "homme", "inconnu"]),
+    )
+    contact.set_codes("theme", _weighted(rng, THEMES, 3))
+    contact.set_codes("situation", _weighted(rng, SITUATIONS, 2) if rng.random() < .7 else [])
+    contact.set_codes("response", _weighted(rng, RESPONSES, 3))
+    contact.set_codes("language", rng.choices(
+        [["fr"], ["fr", "ar"], ["ar"], ["ro"], ["nl"], ["es"], ["tr"], ["pt"]],
+        weights=[10, 3, 2, 1, 1, 1, 1, 1])[0])
+    if rng.random() < .3:
+        contact.set_person_code(rng.choice(codes_pool))
+    if rng.random() < .2:
+        contact.set_note(rng.choice(NOTES))
+    return contact

@@ -91,6 +91,18 @@ def local_now() -> datetime:
     return datetime.now(local_tz())
 
 
+def by_local_day(records) -> list[tuple]:
+    """Records (already sorted by time) grouped under their local calendar day."""
+    groups: list[tuple] = []
+    for record in records:
+        day = record.occurred_at.astimezone(local_tz()).date()
+        if groups and groups[-1][0] == day:
+            groups[-1][1].append(record)
+        else:
+            groups.append((day, [record]))
+    return groups
+
+
 def _error_response(code: int, message=None, errors: dict | None = None):
     message = str(message or ERROR_MESSAGES.get(code, ERROR_MESSAGES[500]))
     if wants_json():
@@ -175,3 +187,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = lambda v: format_datetime(v, "short") if v else ""
     app.jinja_env.filters["local_date"] = lambda v: format_date(v, "medium") if v else ""
     app.jinja_env.filters["local_time"] = lambda v: format_time(v, "HH:mm") if v else ""
+    app.jinja_env.filters["local_weekday"] = lambda v: format_date(v, "EEEE d MMMM y")
+    app.jinja_env.filters["local_month"] = lambda v: format_date(v, "LLLL y")
+    app.jinja_env.filters["by_local_day"] = by_local_day

@@ -52,7 +52,7 @@ def today():
         colleagues=[u for u in team_candidates(current_user.neighbourhood_ids)
                     if u.id != current_user.id],
         errors={},
-        values={},
+        usual=_usual_neighbourhood(),
     )
 
 
@@ -102,10 +102,20 @@ def _form_context(contact: Contact | None, values: dict, errors: dict) -> dict:
     }
 
 
+def _usual_neighbourhood() -> Neighbourhood | None:
+    """Where the worker recorded their latest contact, else their first neighbourhood."""
+    latest = db.session.scalar(
+        scoped(Contact).where(Contact.author_id == current_user.id)
+        .order_by(Contact.occurred_at.desc()).limit(1)
+    )
+    if latest is not None:
+        return latest.neighbourhood
+    return current_user.neighbourhoods[0] if current_user.neighbourhoods else None
+
+
 def _new_contact_defaults() -> dict:
     outing = current_outing(current_user)
-    neighbourhood = outing.neighbourhood if outing else (
-        current_user.neighbourhoods[0] if current_user.neighbourhoods else None)
+    neighbourhood = outing.neighbourhood if outing else _usual_neighbourhood()
     return {
         "neighbourhood": neighbourhood.code if neighbourhood else "",
         "outing": str(outing.id) if outing else "",

@@ -1,0 +1,58 @@
+"""Screenshots of the main screens at phone size (360 × 740), to look at what we build.
+
+Usage: python scripts/screenshots.py [BASE_URL] [OUT_DIR]
+Needs a running demo (`make run`) and the system Chromium (/usr/bin/chromium): Playwright
+cannot download a browser here, so it is given the executable path.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5000"
+OUT = Path(sys.argv[2] if len(sys.argv) > 2 else "screenshots")
+PASSWORD = "relais-demo-2026"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def sign_in(page, email: str) -> None:
+    page.goto(f"{BASE}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 740},
+                                      device_scale_factor=2, locale="fr-BE")
+        page = context.new_page()
+        page.goto(f"{BASE}/login")
+        page.screenshot(path=OUT / "01-login.png")
+        sign_in(page, "terrain@relais.demo")
+        page.screenshot(path=OUT / "02-today.png", full_page=True)
+        page.goto(f"{BASE}/contacts/new")
+        page.screenshot(path=OUT / "03-contact-form.png")
+        page.screenshot(path=OUT / "04-contact-form-full.png", full_page=True)
+        page.goto(f"{BASE}/contacts")
+        page.screenshot(path=OUT / "05-contacts.png")
+        page.click(".rows a.row >> nth=0")
+        page.wait_for_load_state()
+        page.screenshot(path=OUT / "06-contact.png", full_page=True)
+        coordinator = browser.new_context(viewport={"width": 360, "height": 740},
+                                          device_scale_factor=2).new_page()
+        sign_in(coordinator, "coordination@relais.demo")
+        coordinator.screenshot(path=OUT / "07-coordination.png", full_page=True)
+        browser.close()
+    print(f"screenshots in {OUT}/")
+
+
+if __name__ == "__main__":
+    main()
