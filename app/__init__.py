@@ -40,6 +40,11 @@ def create_app(test_config: dict | None = None, *, require_keys: bool = False) -
             "or set FLASK_SECRET_KEY"
         )
 
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _load_key_ring(app, require_keys)
     _init_extensions(app)
     _register_blueprints(app)

@@ -52,6 +52,10 @@ class Defaults:
     # Local time zone of the field work: form defaults, display and day boundaries.
     LOCAL_TIMEZONE = "Europe/Brussels"
 
+    # Number of reverse proxies in front of the app (X-Forwarded-For/Proto trusted that
+    # many hops); 0 when the app is reached directly.
+    PROXY_HOPS = 0
+
     CONTACTS_PER_PAGE = 50
     MAX_CONTENT_LENGTH = 256 * 1024
     NOTE_MAX_LENGTH = 4000

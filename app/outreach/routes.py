@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -242,7 +242,7 @@ def contacts():
     if filters["with_code"]:
         query = query.where(Contact.person_code_hash.is_not(None))
 
-    per_page = 50
+    per_page = current_app.config["CONTACTS_PER_PAGE"]
     page = max(args.get("page", 1, type=int) or 1, 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
