@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import false, select
 
 from .extensions import db, login_manager
-from .models import Contact, Neighbourhood, Outing, Role, User
+from .models import Contact, Neighbourhood, Outing, Role
 
 # Records that belong to a neighbourhood and are read only by its field workers. Coordinators
 # see counts, partners their referrals, admins manage people: none reads a single contact.
@@ -59,14 +59,6 @@ def scoped(model, user=None):
         return stmt.where(false())
     if model is Neighbourhood:
         return stmt.where(Neighbourhood.id.in_(member_neighbourhood_ids(user)))
-    if model is User:
-        # Colleagues: field workers sharing a neighbourhood (to form an outing team).
-        from .models import membership
-
-        colleagues = select(membership.c.user_id).where(
-            membership.c.neighbourhood_id.in_(member_neighbourhood_ids(user))
-        )
-        return stmt.where(User.id.in_(colleagues), User.active.is_(True))
     raise TypeError(f"no access rule for {model.__name__}")
 
 
@@ -75,11 +67,6 @@ def get_scoped_or_404(model, record_id):
     if record is None:
         abort(404)
     return record
-
-
-def exists_out_of_scope(model, record_id) -> bool:
-    """True when a record with that id exists but the user may not see it (PUT must 404)."""
-    return db.session.get(model, record_id) is not None
 
 
 def require_member(neighbourhood_id: int) -> None:

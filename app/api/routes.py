@@ -11,7 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, vocab
-from ..access import exists_out_of_scope, get_scoped_or_404, role_required, scoped
+from ..access import get_scoped_or_404, role_required
 from ..extensions import db
 from ..models import Contact, Outing, Role
 from ..outreach.records import apply_contact, apply_outing, clean_contact, clean_outing
@@ -43,12 +43,8 @@ def _put(model, record_id: uuid.UUID, clean, apply, serialize, **new_fields):
     user's scope. Validation happens before anything is written; any failure rolls back.
     """
     payload = _json_object()
-    record = db.session.execute(
-        scoped(model).where(model.id == record_id)
-    ).scalar_one_or_none()
-    if record is None and exists_out_of_scope(model, record_id):
-        return jsonify(error="Introuvable."), 404
-    if record is not None:
+    if db.session.get(model, record_id) is not None:
+        record = get_scoped_or_404(model, record_id)  # exists, but maybe not for this user
         apply(record, clean(payload, record))
         db.session.commit()
         return jsonify(serialize(record)), 200
