@@ -40,6 +40,15 @@ class Defaults:
     LOGIN_MAX_FAILURES = 10
     LOGIN_LOCK_MINUTES = 15
 
+    # Per-address limit on sign-in attempts, on top of the per-account lock: it slows down
+    # trying one password on many accounts. A team behind one office address stays far below.
+    LOGIN_RATE_LIMIT = "30 per minute;300 per hour"
+    # memory:// for one process; redis://host:6379/0 when several workers or hosts serve.
+    RATELIMIT_STORAGE_URI = "memory://"
+    # If Redis is down, let people sign in (the per-account lock still holds) and log it.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_HEADERS_ENABLED = False
+
     # Argon2id parameters (argon2-cffi defaults; tests lower them to keep the suite fast).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536

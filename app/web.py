@@ -47,6 +47,7 @@ ERROR_MESSAGES = {
     404: _l("Cette page n'existe pas ou ne vous est pas accessible."),
     405: _l("Cette action n'est pas permise ici."),
     413: _l("Les données envoyées sont trop volumineuses."),
+    429: _l("Trop d'essais depuis cette connexion. Attendez quelques minutes et réessayez."),
     422: _l("Certaines données ne sont pas valides."),
     500: _l("Une erreur est survenue. Rien n'a été enregistré ; réessayez dans un instant."),
     503: _l("Le service n'est pas prêt : les clés de chiffrement ne sont pas configurées."),
@@ -127,7 +128,7 @@ def init_app(app: Flask) -> None:
             return _error_response(401)
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
-    for code in (400, 403, 404, 405, 413, 422):
+    for code in (400, 403, 404, 405, 413, 422, 429):
         app.register_error_handler(code, lambda exc, code=code: _error_response(code))
 
     @app.errorhandler(CSRFError)

@@ -156,3 +156,22 @@ def test_passwords_are_argon2id(app, world):
     with app.app_context():
         hashes = db.session.scalars(select(User.password_hash)).all()
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+
+
+def test_sign_in_attempts_are_limited_per_address(app, client, world):
+    from app.extensions import limiter
+
+    app.config["LOGIN_RATE_LIMIT"] = "3 per minute"
+    limiter.reset()
+    try:
+        statuses = [login(client, "nobody@test.be", "wrong-password").status_code
+                    for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        blocked = login(client, world.worker.key)  # even the right password waits
+        assert blocked.status_code == 429
+        assert "essais depuis cette connexion" in blocked.text
+        assert client.get("/login").status_code == 200  # the page itself stays reachable
+    finally:
+        app.config["LOGIN_RATE_LIMIT"] = "100000 per minute"
+        limiter.reset()
+    assert login(client, world.worker.key).status_code == 302

@@ -14,7 +14,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
 from .. import audit
-from ..extensions import db
+from ..extensions import db, limiter
 from ..models import User
 from ..web import is_safe_redirect
 from . import bp
@@ -61,6 +61,7 @@ def attempt_login(email: str, password: str) -> User | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.home"))
