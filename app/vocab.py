@@ -34,6 +34,12 @@ def labels_for(vocabulary: str) -> dict[str, str]:
     return {t.code: t.label() for t in terms(vocabulary, include_inactive=True)}
 
 
+def labels_in_order(vocabulary: str, chosen) -> list[str]:
+    """Labels of the chosen codes, in the vocabulary's own order (as the form shows them)."""
+    chosen = set(chosen)
+    return [t.label() for t in terms(vocabulary, include_inactive=True) if t.code in chosen]
+
+
 def vocabularies() -> dict[str, list[Term]]:
     grouped: dict[str, list[Term]] = {}
     for term in _all_terms():

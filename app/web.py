@@ -28,7 +28,7 @@ from . import crypto
 from .access import wants_json
 from .extensions import db, login_manager
 from .models import Role, User
-from .vocab import labels_for
+from .vocab import labels_for, labels_in_order
 from .vocab import terms as vocab_terms
 
 bp = Blueprint("core", __name__)
@@ -177,7 +177,8 @@ def init_app(app: Flask) -> None:
         return response
 
     # Globals rather than a context processor, so that imported macros see them too.
-    app.jinja_env.globals.update(labels_for=labels_for, vocab_terms=vocab_terms, Role=Role,
+    app.jinja_env.globals.update(labels_for=labels_for, labels_in_order=labels_in_order,
+                                 vocab_terms=vocab_terms, Role=Role,
                                  languages=app.config["LANGUAGES"])
 
     @app.context_processor
