@@ -47,12 +47,18 @@ class Checker:
     def has(self, field: str) -> bool:
         return field in self.payload
 
-    # -- scalar readers -------------------------------------------------------------------
-    def text(self, field: str, *, max_length: int, required: bool = False) -> str | None:
-        value = self.payload.get(field)
+    def _missing(self, field: str, value, required: bool) -> bool:
+        """True when there is no value; a message too when one was required."""
         if value is None or value == "":
             if required:
                 self.fail(field, _l("Ce champ est obligatoire."))
+            return True
+        return False
+
+    # -- scalar readers -------------------------------------------------------------------
+    def text(self, field: str, *, max_length: int, required: bool = False) -> str | None:
+        value = self.payload.get(field)
+        if self._missing(field, value, required):
             return None
         if not isinstance(value, str):
             self.fail(field, _l("Un texte est attendu."))
@@ -70,8 +76,7 @@ class Checker:
         value = self.payload.get(field, default)
         if self.from_form and isinstance(value, str) and value.strip().isdigit():
             value = int(value.strip())
-        if value is None or value == "":
-            self.fail(field, _l("Ce champ est obligatoire."))
+        if self._missing(field, value, required=True):
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(field, _l("Un nombre entier est attendu."))
@@ -83,9 +88,7 @@ class Checker:
 
     def moment(self, field: str, *, required: bool = True, now: datetime) -> datetime | None:
         value = self.payload.get(field)
-        if value is None or value == "":
-            if required:
-                self.fail(field, _l("Ce champ est obligatoire."))
+        if self._missing(field, value, required):
             return None
         if not isinstance(value, str):
             self.fail(field, _l("Une date et heure ISO 8601 est attendue."))

@@ -10,11 +10,17 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, vocab
+from .. import vocab
 from ..access import get_scoped_or_404, role_required
 from ..extensions import db
 from ..models import Contact, Outing, Role
-from ..outreach.records import apply_contact, apply_outing, clean_contact, clean_outing
+from ..outreach.records import (
+    apply_contact,
+    apply_outing,
+    clean_contact,
+    clean_outing,
+    open_note,
+)
 from ..validation import Invalid
 from . import bp
 from .openapi import openapi_document
@@ -102,10 +108,7 @@ def vocabularies():
 @role_required(Role.FIELD_WORKER)
 def get_contact(contact_id):
     contact = get_scoped_or_404(Contact, contact_id)
-    note = contact.read_note()
-    if note is not None:
-        audit.record("note_read", obj=contact, detail={"via": "api"})
-        db.session.commit()
+    note = open_note(contact, via="api")
     return jsonify(contact_json(contact, note=note, include_note=True))
 
 

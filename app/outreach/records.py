@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import audit
 from ..access import require_member, scoped
 from ..crypto import normalise_person_code
 from ..extensions import db
@@ -104,6 +105,15 @@ def apply_contact(contact: Contact, clean: dict) -> None:
         contact.set_person_code(clean["person_code"])
     if "note" in clean:
         contact.set_note(clean["note"])
+
+
+def open_note(contact: Contact, via: str) -> str | None:
+    """Decrypt a contact's note for its team; every reading leaves an audit event."""
+    note = contact.read_note()
+    if note is not None:
+        audit.record("note_read", obj=contact, detail={"via": via})
+        db.session.commit()
+    return note
 
 
 def team_candidates(neighbourhood_ids) -> list[User]:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import audit, vocab
+from .. import vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..extensions import db
 from ..models import CONTACT_MULTI_TERMS, Contact, ContactTerm, Neighbourhood, Outing, Role
@@ -24,6 +24,7 @@ from .records import (
     clean_contact,
     clean_outing,
     current_outing,
+    open_note,
     team_candidates,
 )
 
@@ -171,10 +172,7 @@ def edit_contact(contact_id):
         db.session.commit()
         flash(_("Contact modifié."), "success")
         return redirect(url_for("outreach.contact", contact_id=contact.id))
-    note = contact.read_note()
-    if note is not None:
-        audit.record("note_read", obj=contact, detail={"via": "edit"})
-        db.session.commit()
+    note = open_note(contact, via="edit")
     values = {
         "neighbourhood": contact.neighbourhood.code,
         "outing": str(contact.outing_id) if contact.outing_id else "",
@@ -199,10 +197,7 @@ def contact(contact_id):
 @worker_only
 def contact_note(contact_id):
     found = get_scoped_or_404(Contact, contact_id)
-    note = found.read_note()
-    if note is not None:
-        audit.record("note_read", obj=found, detail={"via": "page"})
-        db.session.commit()
+    note = open_note(found, via="page")
     return render_template("outreach/contact.html", contact=found, note=note, shown=True)
 
 
