@@ -129,8 +129,12 @@ def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .outreach import bp as outreach_bp
+    from .partners import bp as partners_bp
+    from .referrals import bp as referrals_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(outreach_bp)
+    app.register_blueprint(referrals_bp)
+    app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -6,6 +6,7 @@
   neighbourhood records by hand: they ask ``scoped`` or ``get_scoped_or_404``. A record out
   of scope answers 404: for that user it does not exist.
 * ``require_member`` refuses (403) a write into a neighbourhood the user does not belong to.
+* A partner's scope is the referrals sent to its own organisation.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from flask_login import current_user
 from sqlalchemy import false, select
 
 from .extensions import db, login_manager
-from .models import Contact, Neighbourhood, Outing, Role
+from .models import Contact, Neighbourhood, Outing, Referral, Role
 
 # Records that belong to a neighbourhood and are read only by its field workers. Coordinators
 # see counts, partners their referrals, admins manage people: none reads a single contact.
-NEIGHBOURHOOD_RECORDS = (Contact, Outing)
+NEIGHBOURHOOD_RECORDS = (Contact, Outing, Referral)
 
 
 def role_required(*roles: Role | str):
@@ -53,6 +54,12 @@ def scoped(model, user=None):
     """SELECT of the `model` rows that `user` (default: the current user) may read."""
     user = user or current_user
     stmt = select(model)
+    if model is Referral and user.is_authenticated and user.role == Role.PARTNER:
+        # A partner sees what was sent to its own organisation, nothing else.
+        if user.organisation_id is None:
+            return stmt.where(false())
+        return stmt.where(Referral.organisation_id == user.organisation_id,
+                          Referral.sent_at.is_not(None))
     if model in NEIGHBOURHOOD_RECORDS:
         if user.is_authenticated and user.role == Role.FIELD_WORKER:
             return stmt.where(model.neighbourhood_id.in_(member_neighbourhood_ids(user)))

@@ -12,7 +12,13 @@ from sqlalchemy import select
 from . import audit, crypto
 from .auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
-from .loaders import DEFAULT_DIRECTORY, DEFAULT_VOCABULARIES, load_directory, load_vocabularies
+from .loaders import (
+    DEFAULT_DIRECTORY,
+    DEFAULT_VOCABULARIES,
+    UnusableFile,
+    load_directory,
+    load_vocabularies,
+)
 from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
 
 keys_cli = AppGroup("keys", help="Encryption keys and the person-code pepper.")
@@ -138,7 +144,11 @@ def user_add(email, role, neighbourhoods, organisation, display_name, password):
     click.echo(f"User {user.email} ({user.role}) saved.")
 
 
-def _report(report) -> None:
+def _load(loader, path: Path) -> None:
+    try:
+        report = loader(path)
+    except UnusableFile as exc:
+        raise click.ClickException(f"{path.name}: {exc}; nothing imported") from exc
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)
@@ -148,14 +158,14 @@ def _report(report) -> None:
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False), required=False)
 def vocab_load(csv_path):
     """Load vocabularies (vocabulary,code,label_fr,label_nl,label_en); default: built in."""
-    _report(load_vocabularies(Path(csv_path) if csv_path else DEFAULT_VOCABULARIES))
+    _load(load_vocabularies, Path(csv_path) if csv_path else DEFAULT_VOCABULARIES)
 
 
 @directory_cli.command("load")
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False), required=False)
 def directory_load(csv_path):
     """Load services (name,category,commune,note); default: the demo directory."""
-    _report(load_directory(Path(csv_path) if csv_path else DEFAULT_DIRECTORY))
+    _load(load_directory, Path(csv_path) if csv_path else DEFAULT_DIRECTORY)
 
 
 @click.command("demo")

@@ -8,8 +8,11 @@ never left half-done.
 from __future__ import annotations
 
 import csv
+import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
 
@@ -38,14 +41,36 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _rows(path: Path, required: set[str]):
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        missing = required - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path.name}: missing columns {', '.join(sorted(missing))}")
-        for line, row in enumerate(reader, start=2):
-            yield line, {k: (v or "").strip() for k, v in row.items() if k is not None}
+class UnusableFile(ValueError):
+    """The whole file cannot be read as the expected CSV: nothing is imported."""
+
+
+@contextmanager
+def _text(source: Path | IO[bytes]):
+    """A CSV file from a path (command line) or an uploaded byte stream (admin page)."""
+    if isinstance(source, Path | str):
+        with open(source, newline="", encoding="utf-8-sig") as fh:
+            yield fh
+    else:
+        yield io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+
+
+def _rows(source, required: set[str]):
+    with _text(source) as fh:
+        try:
+            reader = csv.DictReader(fh)
+            fieldnames = reader.fieldnames or []
+            rows = list(enumerate(reader, start=2))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise UnusableFile(f"not a UTF-8 CSV file ({exc.__class__.__name__})") from exc
+    missing = required - set(fieldnames)
+    if missing:
+        raise UnusableFile(f"missing columns: {', '.join(sorted(missing))}")
+    for line, row in rows:
+        # DictReader marks a short row with None values and a long one with a None key.
+        malformed = None in row or None in row.values()
+        yield line, malformed, {k: v.strip() for k, v in row.items()
+                                if k is not None and isinstance(v, str)}
 
 
 def load_vocabularies(path: Path = DEFAULT_VOCABULARIES) -> LoadReport:
@@ -56,9 +81,11 @@ def load_vocabularies(path: Path = DEFAULT_VOCABULARIES) -> LoadReport:
         positions[vocabulary] = max(positions.get(vocabulary, 0), term.position)
     seen: set[tuple[str, str]] = set()
     accepted = []
-    for line, row in _rows(path, {"vocabulary", "code", "label_fr"}):
-        key = (row["vocabulary"], row["code"])
-        if not row["vocabulary"] or not row["code"] or not row["label_fr"]:
+    for line, malformed, row in _rows(path, {"vocabulary", "code", "label_fr"}):
+        key = (row.get("vocabulary", ""), row.get("code", ""))
+        if malformed:
+            report.rejected.append((line, "wrong number of columns"))
+        elif not row["vocabulary"] or not row["code"] or not row["label_fr"]:
             report.rejected.append((line, "vocabulary, code and label_fr are required"))
         elif not set(row["code"]) <= CODE_CHARS or not set(row["vocabulary"]) <= CODE_CHARS:
             report.rejected.append((line, "codes use lower-case letters, digits and _ only"))
@@ -85,7 +112,7 @@ def load_vocabularies(path: Path = DEFAULT_VOCABULARIES) -> LoadReport:
     return report
 
 
-def load_directory(path: Path = DEFAULT_DIRECTORY) -> LoadReport:
+def load_directory(path: Path | IO[bytes] = DEFAULT_DIRECTORY) -> LoadReport:
     report = LoadReport()
     categories = set(db.session.scalars(
         select(Term.code).where(Term.vocabulary == "org_category")
@@ -93,9 +120,11 @@ def load_directory(path: Path = DEFAULT_DIRECTORY) -> LoadReport:
     existing = {o.name.casefold(): o for o in db.session.scalars(select(Organisation))}
     seen: set[str] = set()
     accepted = []
-    for line, row in _rows(path, {"name", "category", "commune"}):
-        name = row["name"]
-        if not name:
+    for line, malformed, row in _rows(path, {"name", "category", "commune"}):
+        name = row.get("name", "")
+        if malformed:
+            report.rejected.append((line, "wrong number of columns"))
+        elif not name:
             report.rejected.append((line, "name is required"))
         elif len(name) > 200:
             report.rejected.append((line, "name is longer than 200 characters"))

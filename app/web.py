@@ -36,8 +36,15 @@ bp = Blueprint("core", __name__)
 HOME_BY_ROLE = {
     Role.FIELD_WORKER: "outreach.today",
     Role.COORDINATOR: "admin.coordinator_home",
-    Role.PARTNER: "admin.partner_home",
+    Role.PARTNER: "partners.home",
     Role.ADMIN: "admin.admin_home",
+}
+
+REFERRAL_STATUS_LABELS = {
+    "proposed": _l("Proposée"),
+    "sent": _l("Envoyée au service"),
+    "received": _l("Reçue par le service"),
+    "closed": _l("Clôturée"),
 }
 
 ERROR_MESSAGES = {
@@ -179,6 +186,7 @@ def init_app(app: Flask) -> None:
     # Globals rather than a context processor, so that imported macros see them too.
     app.jinja_env.globals.update(labels_for=labels_for, labels_in_order=labels_in_order,
                                  vocab_terms=vocab_terms, Role=Role,
+                                 referral_status_labels=REFERRAL_STATUS_LABELS,
                                  languages=app.config["LANGUAGES"])
 
     @app.context_processor

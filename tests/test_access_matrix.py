@@ -36,8 +36,12 @@ def _only(role: str, status: int, others: int = 403, anonymous: int = 302) -> di
     return {"anonymous": anonymous, role: status, "*": others}
 
 
-def _api(worker: int) -> dict:
-    return {"anonymous": 401, "field_worker": worker, "*": 403}
+def _api(worker: int, partner: int = 403) -> dict:
+    return {"anonymous": 401, "field_worker": worker, "partner": partner, "*": 403}
+
+
+def _team_and_partner(status: int) -> dict:
+    return {"anonymous": 302, "field_worker": status, "partner": status, "*": 403}
 
 
 CASES = [
@@ -65,8 +69,28 @@ CASES = [
     Case("outreach.edit_contact", "POST", "/contacts/{contact}/edit",
          _only("field_worker", 404), form={"neighbourhood": "colignon",
                                            "occurred_at": "2026-01-05T10:00"}),
+    Case("referrals.refer", "GET", "/contacts/{contact}/refer", _only("field_worker", 404)),
+    Case("referrals.refer", "POST", "/contacts/{contact}/refer", _only("field_worker", 404),
+         form={"organisation": "{organisation}", "modality": "information"}),
+    Case("referrals.my_referrals", "GET", "/referrals", _only("field_worker", 200)),
+    Case("referrals.referral", "GET", "/referrals/{referral}", _team_and_partner(404)),
+    Case("referrals.referral_status", "POST", "/referrals/{referral}/status",
+         _team_and_partner(404), form={"status": "received"}),
+    Case("referrals.directory", "GET", "/directory", {"anonymous": 302, "*": 200}),
+    Case("referrals.organisation", "GET", "/directory/{organisation}",
+         {"anonymous": 302, "*": 200}),
+    Case("partners.home", "GET", "/partner", _only("partner", 200)),
     Case("admin.coordinator_home", "GET", "/coordination", _only("coordinator", 200)),
-    Case("admin.partner_home", "GET", "/partner", _only("partner", 200)),
+    Case("admin.directory", "GET", "/admin/directory", _only("admin", 200)),
+    Case("admin.new_organisation", "GET", "/admin/directory/new", _only("admin", 200)),
+    Case("admin.new_organisation", "POST", "/admin/directory/new", _only("admin", 422),
+         form={"name": ""}),
+    Case("admin.edit_organisation", "GET", "/admin/directory/999999/edit",
+         _only("admin", 404)),
+    Case("admin.edit_organisation", "POST", "/admin/directory/999999/edit",
+         _only("admin", 404), form={"name": "X"}),
+    Case("admin.import_directory", "POST", "/admin/directory/import", _only("admin", 422),
+         form={}),
     Case("admin.admin_home", "GET", "/admin", _only("admin", 200)),
     Case("admin.unlock_user", "POST", "/admin/users/999999/unlock", _only("admin", 404),
          form={}),
@@ -76,6 +100,13 @@ CASES = [
     Case("api.get_contact", "GET", "/api/v1/contacts/{contact}", _api(404)),
     Case("api.put_contact", "PUT", "/api/v1/contacts/{contact}", _api(404),
          json=contact_payload()),
+    Case("api.directory", "GET", "/api/v1/directory", {"anonymous": 401, "*": 200}),
+    Case("api.list_referrals", "GET", "/api/v1/referrals", _api(200, 200)),
+    Case("api.get_referral", "GET", "/api/v1/referrals/{referral}", _api(404, 404)),
+    Case("api.put_referral", "PUT", "/api/v1/referrals/{referral}", _api(404),
+         json={"contact": "{contact}", "organisation": 1, "modality": "information"}),
+    Case("api.referral_status", "POST", "/api/v1/referrals/{referral}/status", _api(404, 404),
+         json={"status": "received"}),
     Case("api.get_outing", "GET", "/api/v1/outings/{outing}", _api(404)),
     Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _api(404),
          json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
@@ -93,7 +124,15 @@ def foreign(app, world):
     contact = new_id()
     assert outsider.put(f"/contacts/{contact}", contact_payload(
         neighbourhood="marolles", outing=outing, note="SECRET-MAROLLES")).status_code == 201
-    return {"contact": contact, "outing": outing}
+    # Sent to another organisation than the test partner's.
+    referral = new_id()
+    assert outsider.put(f"/referrals/{referral}", {
+        "contact": contact, "organisation": world.other_org.id, "modality": "appel",
+        "message": "SECRET-MAROLLES message"}).status_code == 201
+    assert outsider.client.post(f"/api/v1/referrals/{referral}/status", json={
+        "status": "sent"}, headers={"X-CSRFToken": outsider.token}).status_code == 200
+    return {"contact": contact, "outing": outing, "referral": referral,
+            "organisation": world.cpas.id}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -119,9 +158,11 @@ def test_access_matrix(app, world, foreign, role):
         url = case.url.format(**foreign)
         kwargs = {}
         if case.form is not None:
-            kwargs["data"] = {**case.form, "csrf_token": token}
+            kwargs["data"] = {**{k: v.format(**foreign) for k, v in case.form.items()},
+                              "csrf_token": token}
         if case.json is not None:
-            kwargs["json"] = case.json
+            kwargs["json"] = {k: v.format(**foreign) if isinstance(v, str) else v
+                              for k, v in case.json.items()}
             kwargs["headers"] = {"X-CSRFToken": token}
         response = client.open(url, method=case.method, **kwargs)
         if response.status_code != expected:
@@ -138,8 +179,10 @@ def test_access_matrix(app, world, foreign, role):
 def test_worker_lists_never_show_other_neighbourhoods(app, world, foreign):
     client = app.test_client()
     login(client, world.worker.key)
-    for url in ("/today", "/contacts", "/contacts?neighbourhood=marolles", "/contacts/new"):
+    for url in ("/today", "/contacts", "/contacts?neighbourhood=marolles", "/contacts/new",
+                "/referrals", "/referrals?team=1", "/referrals?show=closed&team=1",
+                "/api/v1/referrals"):
         page = client.get(url)
         assert page.status_code == 200
-        assert foreign["contact"] not in page.text
-        assert foreign["outing"] not in page.text
+        for key in ("contact", "outing", "referral"):
+            assert foreign[key] not in page.text

@@ -121,7 +121,8 @@ def test_directory_without_required_columns_is_refused(app, world, tmp_path):
     path = tmp_path / "dir.csv"
     path.write_text("nom,commune\nX,Y\n", encoding="utf-8")
     result = _run(app, "directory", "load", str(path))
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "missing columns" in result.output and "nothing imported" in result.output
 
 
 def test_demo_loads_a_plausible_world_once(app, world):

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import audit
 from ..access import role_required
 from ..extensions import db
-from ..models import AuditEvent, Neighbourhood, Role, User
+from ..loaders import UnusableFile, load_directory
+from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
 from ..stats import contact_counts, shown
 from ..web import local_now, local_tz
 from . import bp
+from .forms import DirectoryImportForm, OrganisationForm
 
 
 def _month_start(year: int, month: int) -> datetime:
@@ -45,12 +47,6 @@ def coordinator_home():
                            this_month=this_month, last_month=last_month)
 
 
-@bp.get("/partner")
-@role_required(Role.PARTNER)
-def partner_home():
-    return render_template("admin/partner_home.html", organisation=current_user.organisation)
-
-
 @bp.get("/admin")
 @role_required(Role.ADMIN)
 def admin_home():
@@ -73,3 +69,78 @@ def unlock_user(user_id):
     db.session.commit()
     flash(_("Compte débloqué."), "success")
     return redirect(url_for("admin.admin_home"))
+
+
+# -- the directory of services ---------------------------------------------------------------
+@bp.get("/admin/directory")
+@role_required(Role.ADMIN)
+def directory():
+    organisations = db.session.scalars(
+        select(Organisation).order_by(Organisation.active.desc(), Organisation.name)
+    ).all()
+    return render_template("admin/directory.html", organisations=organisations,
+                           import_form=DirectoryImportForm())
+
+
+def _save_organisation(organisation: Organisation | None):
+    form = OrganisationForm(obj=organisation)
+    if form.validate_on_submit():
+        taken = db.session.scalar(select(Organisation).where(
+            func.lower(Organisation.name) == form.name.data.strip().lower()))
+        if taken is not None and taken is not organisation:
+            form.name.errors.append(_("Un service porte déjà ce nom."))
+        else:
+            if organisation is None:
+                organisation = Organisation()
+                db.session.add(organisation)
+            for field in ("name", "category", "commune", "phone", "email", "website",
+                          "description"):
+                value = (getattr(form, field).data or "").strip() or None
+                setattr(organisation, field, value)
+            organisation.active = form.active.data
+            db.session.flush()
+            audit.record("organisation_saved", obj=organisation,
+                         detail={"active": organisation.active})
+            db.session.commit()
+            flash(_("Service enregistré."), "success")
+            return redirect(url_for("admin.directory"))
+    status = 422 if form.errors or request.method == "POST" else 200
+    return render_template("admin/organisation_form.html", form=form,
+                           organisation=organisation), status
+
+
+@bp.route("/admin/directory/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def new_organisation():
+    return _save_organisation(None)
+
+
+@bp.route("/admin/directory/<int:organisation_id>/edit", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_organisation(organisation_id):
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        abort(404)
+    return _save_organisation(organisation)
+
+
+@bp.post("/admin/directory/import")
+@role_required(Role.ADMIN)
+def import_directory():
+    form = DirectoryImportForm()
+    report = None
+    problem = None
+    if form.validate_on_submit():
+        try:
+            report = load_directory(form.file.data.stream)
+        except UnusableFile as exc:
+            db.session.rollback()
+            problem = str(exc)
+        else:
+            audit.record("directory_imported", object_type="organisation",
+                         detail={"created": report.created, "updated": report.updated,
+                                 "rejected": len(report.rejected)})
+            db.session.commit()
+    status = 200 if report is not None else 422
+    return render_template("admin/directory_import.html", form=form, report=report,
+                           problem=problem), status

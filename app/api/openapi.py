@@ -126,6 +126,69 @@ def openapi_document() -> dict:
             "updated_at": MOMENT,
         },
     }
+    referral_input = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["contact", "organisation", "modality"],
+        "properties": {
+            "contact": {"type": "string", "format": "uuid",
+                        "description": "The contact referred (of the user's neighbourhoods)"},
+            "organisation": {"type": "integer", "description": "Directory id (GET /directory)"},
+            "modality": CODE,
+            "message": {"type": ["string", "null"], "maxLength": 2000,
+                        "description": "To the partner; encrypted at rest. No names, "
+                                       "addresses or phone numbers. Absent: unchanged."},
+        },
+    }
+    referral = {
+        "type": "object",
+        "description": "A partner sees no contact id and no other referral; it sees the "
+                       "themes of the contact instead.",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "contact": {"type": "string", "format": "uuid",
+                        "description": "Team only"},
+            "themes": {**CODE_LIST, "description": "Partner only"},
+            "organisation": {"type": "integer"},
+            "neighbourhood": {"type": "string"},
+            "modality": CODE,
+            "message": {"type": ["string", "null"]},
+            "status": {"type": "string", "enum": ["proposed", "sent", "received", "closed"],
+                       "readOnly": True},
+            "outcome": {**NULLABLE_CODE, "readOnly": True},
+            "reply": {"type": ["string", "null"], "readOnly": True},
+            "created_at": MOMENT,
+            "sent_at": {**MOMENT, "type": ["string", "null"]},
+            "history": {"type": "array", "readOnly": True, "items": {
+                "type": "object", "properties": {
+                    "status": {"type": "string"}, "outcome": NULLABLE_CODE, "at": MOMENT,
+                    "by": {"type": "integer"}, "by_name": {"type": "string"}}}},
+            "worker": {"type": "object", "description": "Who to call back", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "email": {"type": "string"}}},
+        },
+    }
+    status_change = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["proposed", "sent", "received", "closed"],
+                       "description": "Forward only. The team may send, mark received or "
+                                      "close; the addressed partner may mark received or "
+                                      "close. The same change sent again is a no-op."},
+            "outcome": {**CODE, "description": "referral_outcome code; required to close, "
+                                               "refused otherwise"},
+            "reply": {"type": "string", "maxLength": 2000,
+                      "description": "The partner's reply to the team (partners only)"},
+        },
+    }
+    organisation = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"},
+        "category": NULLABLE_CODE, "commune": {"type": ["string", "null"]},
+        "phone": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+        "website": {"type": ["string", "null"]}, "description": {"type": ["string", "null"]},
+        "active": {"type": "boolean"}}}
     term = {"type": "object", "properties": {
         "code": {"type": "string"}, "label": {"type": "string"},
         "labels": {"type": "object", "properties": {
@@ -158,6 +221,48 @@ def openapi_document() -> dict:
                 "get": _get_operation("Contact", "Read a contact (the note read is audited)"),
                 "put": _put_operation("Contact", "Create or replace a contact"),
             },
+            "/directory": {"get": {
+                "summary": "Every service of the directory (ETag: download only on change)",
+                "responses": {
+                    "200": {"description": "Directory", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"organisations": {
+                            "type": "array", "items": organisation}}}}}},
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    **_error_responses(401)}}},
+            "/referrals": {"get": {
+                "summary": "Referrals in the user's scope (team: its neighbourhoods; partner: "
+                           "those sent to its organisation)",
+                "parameters": [{"name": "status", "in": "query", "required": False,
+                                "schema": {"type": "string"},
+                                "description": "One status or several, comma-separated"}],
+                "responses": {
+                    "200": {"description": "Referrals", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"referrals": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Referral"}}}}}}},
+                    **_error_responses(401, 403, 422)}}},
+            "/referrals/{id}": {
+                "parameters": _id_parameter("id"),
+                "get": _get_operation("Referral", "Read a referral (team or addressed partner)"),
+                "put": {**_put_operation("Referral", "Create a referral (status proposed) or "
+                                                     "correct it while it is proposed"),
+                        "responses": {**_put_operation("Referral", "")["responses"],
+                                      "409": {"description": "Already sent: cannot change"}}},
+            },
+            "/referrals/{id}/status": {
+                "parameters": _id_parameter("id"),
+                "post": {
+                    "summary": "Move a referral on: sent, received, closed with an outcome",
+                    "security": [{"session": [], "csrf": []}],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/StatusChange"}}}},
+                    "responses": {
+                        "200": {"description": "The referral after the change",
+                                "content": {"application/json": {"schema": {
+                                    "$ref": "#/components/schemas/Referral"}}}},
+                        **_error_responses(400, 401, 403, 404, 422)},
+                },
+            },
             "/outings/{id}": {
                 "parameters": _id_parameter("id"),
                 "get": _get_operation("Outing", "Read an outing"),
@@ -187,6 +292,9 @@ def openapi_document() -> dict:
                 "Contact": contact,
                 "OutingInput": outing_input,
                 "Outing": outing,
+                "ReferralInput": referral_input,
+                "Referral": referral,
+                "StatusChange": status_change,
             },
         },
     }

@@ -8,12 +8,13 @@ import uuid
 from flask import jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import vocab
-from ..access import get_scoped_or_404, role_required
+from ..access import get_scoped_or_404, role_required, scoped
 from ..extensions import db
-from ..models import Contact, Outing, Role
+from ..models import STATUSES, Contact, Organisation, Outing, Referral, Role
 from ..outreach.records import (
     apply_contact,
     apply_outing,
@@ -21,10 +22,17 @@ from ..outreach.records import (
     clean_outing,
     open_note,
 )
+from ..referrals.service import (
+    Conflict,
+    change_status,
+    clean_referral,
+    create_referral,
+    update_referral,
+)
 from ..validation import Invalid
 from . import bp
 from .openapi import openapi_document
-from .serialize import contact_json, outing_json
+from .serialize import contact_json, organisation_json, outing_json, referral_json
 
 ALL_ROLES = tuple(Role)
 
@@ -42,7 +50,7 @@ def _json_object() -> dict:
     return payload
 
 
-def _put(model, record_id: uuid.UUID, clean, apply, serialize, **new_fields):
+def _put(model, record_id: uuid.UUID, clean, create, update, serialize):
     """Create or replace one record; the same id sent again never makes a second row.
 
     201 when created, 200 when it existed (same or updated), 404 when it exists outside the
@@ -51,14 +59,10 @@ def _put(model, record_id: uuid.UUID, clean, apply, serialize, **new_fields):
     payload = _json_object()
     if db.session.get(model, record_id) is not None:
         record = get_scoped_or_404(model, record_id)  # exists, but maybe not for this user
-        apply(record, clean(payload, record))
+        update(record, clean(payload, record))
         db.session.commit()
         return jsonify(serialize(record)), 200
-
-    data = clean(payload)
-    record = model(id=record_id, **new_fields)
-    apply(record, data)
-    db.session.add(record)
+    record = create(record_id, clean(payload))
     try:
         db.session.commit()
     except IntegrityError:
@@ -66,10 +70,20 @@ def _put(model, record_id: uuid.UUID, clean, apply, serialize, **new_fields):
         # it is the same record, so apply this version on top of it.
         db.session.rollback()
         record = get_scoped_or_404(model, record_id)
-        apply(record, clean(payload, record))
+        update(record, clean(payload, record))
         db.session.commit()
         return jsonify(serialize(record)), 200
     return jsonify(serialize(record)), 201
+
+
+def _creator(model, apply, **fields):
+    """A `create(record_id, clean)` for _put: a new row of `model` with `apply` on it."""
+    def create(record_id, clean):
+        record = model(id=record_id, **fields)
+        apply(record, clean)
+        db.session.add(record)
+        return record
+    return create
 
 
 @bp.get("/me")
@@ -115,8 +129,9 @@ def get_contact(contact_id):
 @bp.put("/contacts/<uuid:contact_id>")
 @role_required(Role.FIELD_WORKER)
 def put_contact(contact_id):
-    return _put(Contact, contact_id, clean_contact, apply_contact, contact_json,
-                author_id=current_user.id)
+    return _put(Contact, contact_id, clean_contact,
+                _creator(Contact, apply_contact, author_id=current_user.id), apply_contact,
+                contact_json)
 
 
 @bp.get("/outings/<uuid:outing_id>")
@@ -128,10 +143,71 @@ def get_outing(outing_id):
 @bp.put("/outings/<uuid:outing_id>")
 @role_required(Role.FIELD_WORKER)
 def put_outing(outing_id):
-    return _put(Outing, outing_id, clean_outing, apply_outing, outing_json,
-                created_by_id=current_user.id)
+    return _put(Outing, outing_id, clean_outing,
+                _creator(Outing, apply_outing, created_by_id=current_user.id), apply_outing,
+                outing_json)
 
 
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
+
+
+# -- directory and referrals -----------------------------------------------------------------
+@bp.get("/directory")
+@role_required(*ALL_ROLES)
+def directory():
+    organisations = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    response = jsonify(organisations=[organisation_json(o) for o in organisations])
+    # The ETag changes with any change to the directory: a phone downloads it only then.
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+@bp.errorhandler(Conflict)
+def conflict(exc: Conflict):
+    db.session.rollback()
+    return jsonify(error=exc.message), 409
+
+
+def _partner_aware_json(referral: Referral) -> dict:
+    return referral_json(referral, for_partner=current_user.role == Role.PARTNER)
+
+
+@bp.get("/referrals")
+@role_required(Role.FIELD_WORKER, Role.PARTNER)
+def list_referrals():
+    query = scoped(Referral)
+    status = request.args.get("status")
+    if status:
+        wanted = status.split(",")
+        if not set(wanted) <= set(STATUSES):
+            raise Invalid({"status": [f"Statut inconnu : {status[:40]}"]})
+        query = query.where(Referral.status.in_(wanted))
+    referrals = db.session.scalars(query.order_by(Referral.created_at.desc()).limit(500)).all()
+    return jsonify(referrals=[_partner_aware_json(r) for r in referrals])
+
+
+@bp.get("/referrals/<uuid:referral_id>")
+@role_required(Role.FIELD_WORKER, Role.PARTNER)
+def get_referral(referral_id):
+    return jsonify(_partner_aware_json(get_scoped_or_404(Referral, referral_id)))
+
+
+@bp.put("/referrals/<uuid:referral_id>")
+@role_required(Role.FIELD_WORKER)
+def put_referral(referral_id):
+    # Created as "proposed"; sending it to the partner is a status change (POST …/status).
+    return _put(Referral, referral_id, clean_referral,
+                lambda rid, clean: create_referral(rid, clean, current_user, send=False),
+                update_referral, _partner_aware_json)
+
+
+@bp.post("/referrals/<uuid:referral_id>/status")
+@role_required(Role.FIELD_WORKER, Role.PARTNER)
+def referral_status(referral_id):
+    referral = get_scoped_or_404(Referral, referral_id)
+    change_status(referral, current_user, _json_object())
+    db.session.commit()
+    return jsonify(_partner_aware_json(referral))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ..models import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Contact, Outing
+from ..models import (
+    CONTACT_MULTI_TERMS,
+    CONTACT_SINGLE_TERMS,
+    Contact,
+    Organisation,
+    Outing,
+    Referral,
+)
 
 
 def iso(moment) -> str | None:
@@ -42,3 +49,47 @@ def outing_json(outing: Outing) -> dict:
         "created_at": iso(outing.created_at),
         "updated_at": iso(outing.updated_at),
     }
+
+
+def organisation_json(organisation: Organisation) -> dict:
+    return {
+        "id": organisation.id,
+        "name": organisation.name,
+        "category": organisation.category,
+        "commune": organisation.commune,
+        "phone": organisation.phone,
+        "email": organisation.email,
+        "website": organisation.website,
+        "description": organisation.description,
+        "active": organisation.active,
+    }
+
+
+def referral_json(referral: Referral, *, for_partner: bool) -> dict:
+    """A referral as its team sees it, or as the addressed partner sees it.
+
+    The partner gets what it needs to take the person up and call the worker back, and
+    nothing of the contact itself: no contact id (it would link referrals together), no
+    note, no person code.
+    """
+    body = {
+        "id": str(referral.id),
+        "organisation": referral.organisation_id,
+        "neighbourhood": referral.neighbourhood.code,
+        "modality": referral.modality,
+        "message": referral.read_message(),
+        "status": referral.status,
+        "outcome": referral.outcome,
+        "reply": referral.read_reply(),
+        "created_at": iso(referral.created_at),
+        "sent_at": iso(referral.sent_at),
+        "history": [{"status": e.status, "outcome": e.outcome, "at": iso(e.at), "by": e.by_id,
+                     "by_name": e.by.display_name} for e in referral.history],
+        "worker": {"id": referral.created_by_id, "name": referral.created_by.display_name,
+                   "email": referral.created_by.email},
+    }
+    if for_partner:
+        body["themes"] = referral.contact.codes("theme")
+    else:
+        body["contact"] = str(referral.contact_id)
+    return body

@@ -4,6 +4,7 @@ from .audit import AuditEvent
 from .directory import Organisation
 from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
+from .referral import OPEN_STATUSES, STATUSES, Referral, ReferralEvent
 from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
 
 __all__ = [
@@ -14,7 +15,11 @@ __all__ = [
     "ContactTerm",
     "Neighbourhood",
     "Organisation",
+    "OPEN_STATUSES",
     "Outing",
+    "Referral",
+    "ReferralEvent",
+    "STATUSES",
     "Role",
     "Term",
     "User",

@@ -109,8 +109,7 @@ class Contact(db.Model):
 
     # -- sealed note ----------------------------------------------------------------------
     def set_note(self, text: str | None) -> None:
-        text = (text or "").strip() or None
-        self.note = crypto.seal(self.__tablename__, "note", self.id, text)
+        self.note = crypto.seal(self.__tablename__, "note", self.id, (text or "").strip() or None)
 
     def read_note(self) -> str | None:
         return crypto.unseal(self.__tablename__, "note", self.id, self.note)

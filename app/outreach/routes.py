@@ -14,6 +14,7 @@ from .. import vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..extensions import db
 from ..models import CONTACT_MULTI_TERMS, Contact, ContactTerm, Neighbourhood, Outing, Role
+from ..referrals.service import referrals_of_contact
 from ..validation import Invalid
 from ..web import local_now, local_tz
 from . import bp
@@ -190,7 +191,8 @@ def edit_contact(contact_id):
 @worker_only
 def contact(contact_id):
     found = get_scoped_or_404(Contact, contact_id)
-    return render_template("outreach/contact.html", contact=found, note=None, shown=False)
+    return render_template("outreach/contact.html", contact=found, note=None, shown=False,
+                           referrals=referrals_of_contact(found))
 
 
 @bp.get("/contacts/<uuid:contact_id>/note")
@@ -198,7 +200,8 @@ def contact(contact_id):
 def contact_note(contact_id):
     found = get_scoped_or_404(Contact, contact_id)
     note = open_note(found, via="page")
-    return render_template("outreach/contact.html", contact=found, note=note, shown=True)
+    return render_template("outreach/contact.html", contact=found, note=note, shown=True,
+                           referrals=referrals_of_contact(found))
 
 
 def _parse_date(value: str | None):

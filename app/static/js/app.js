@@ -13,3 +13,37 @@
     });
   });
 })();
+
+// Search as you type: <input data-filter="LIST_ID"> hides the items of the list whose
+// data-search text does not contain every word typed (accents and case ignored).
+(function () {
+  "use strict";
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+  document.querySelectorAll("input[data-filter]").forEach(function (input) {
+    var list = document.getElementById(input.dataset.filter);
+    if (!list) { return; }
+    var items = Array.prototype.slice.call(list.querySelectorAll("[data-search]"));
+    var haystacks = items.map(function (item) { return fold(item.dataset.search); });
+    var empty = document.querySelector('[data-filter-empty="' + input.dataset.filter + '"]');
+    function apply() {
+      var words = fold(input.value).split(/\s+/).filter(Boolean);
+      var shown = 0;
+      items.forEach(function (item, i) {
+        var match = words.every(function (w) { return haystacks[i].indexOf(w) !== -1; });
+        item.hidden = !match;
+        if (match) { shown += 1; }
+      });
+      if (empty) { empty.hidden = shown > 0; }
+    }
+    input.addEventListener("input", apply);
+    // In a form that posts (the referral picker), Enter must not submit half a choice.
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && input.form && input.form.method === "post") {
+        event.preventDefault();
+      }
+    });
+    apply();
+  });
+})();

@@ -1,0 +1,35 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from .. import vocab
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Nom"), validators=[
+        DataRequired(_l("Le nom est obligatoire.")), Length(max=200)])
+    category = SelectField(_l("Catégorie"), validators=[Optional()])
+    commune = StringField(_l("Commune"), validators=[Optional(), Length(max=120)])
+    phone = StringField(_l("Téléphone du service"), validators=[
+        Optional(), Length(max=40),
+        Regexp(r"^[0-9+ ./()-]+$", message=_l("Chiffres, espaces et + . / - ( ) seulement."))])
+    email = StringField(_l("E-mail du service"), validators=[
+        Optional(), Length(max=254),
+        Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("Adresse e-mail non valide."))])
+    website = StringField(_l("Site web"), validators=[
+        Optional(), Length(max=300),
+        Regexp(r"^https?://\S+$", message=_l("Une adresse commençant par https:// est attendue."))])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    active = BooleanField(_l("Actif dans l'annuaire"), default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.category.choices = [("", _l("Non précisée"))] + [
+            (t.code, t.label()) for t in vocab.terms("org_category")]
+
+
+class DirectoryImportForm(FlaskForm):
+    file = FileField(_l("Fichier CSV (name, category, commune, note)"),
+                     validators=[FileRequired(_l("Choisissez un fichier."))])
