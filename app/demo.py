@@ -15,7 +15,7 @@ from sqlalchemy import select
 from .cli import create_user
 from .extensions import db
 from .loaders import load_directory, load_vocabularies
-from .models import Contact, Neighbourhood, Outing, Role
+from .models import Contact, Neighbourhood, Outing, Referral, ReferralEvent, Role, User
 from .web import local_now, local_tz
 
 DEMO_PASSWORD = "relais-demo-2026"  # noqa: S105 (published demo accounts only)
@@ -118,6 +118,66 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
         made += outing_with_contacts(code, start, rng.choice([120, 180]),
                                      min(rng.randint(2, 7), contact_count - made))
     db.session.commit()
+    _demo_referrals(rng, now)
+    db.session.commit()
+
+
+REFERRAL_MESSAGES = [
+    "Personne orientée pour une demande d'aide sociale, elle passera à la permanence.",
+    "Rendez-vous pris ensemble par téléphone. Merci de nous dire si elle est venue.",
+    "Question de préavis : a besoin d'un premier conseil juridique.",
+    None,
+]
+
+
+def _demo_referrals(rng: random.Random, now: datetime) -> None:
+    """Referrals from the contacts that answered "orientation", at every stage of their life;
+    the CPAS of Schaerbeek (the demo partner) receives its share."""
+    from .models import Organisation
+    from .referrals.service import change_status
+
+    organisations = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    partner_org = next(o for o in organisations if o.name == "CPAS de Schaerbeek")
+    contacts = [c for c in db.session.scalars(select(Contact).order_by(Contact.occurred_at))
+                if "orientation" in c.codes("response")]
+    partner = db.session.scalar(select(User).where(User.role == Role.PARTNER))
+    for contact in contacts:
+        organisation = partner_org if rng.random() < .35 else rng.choice(organisations)
+        referral = Referral(
+            id=uuid.uuid4(), contact=contact, contact_id=contact.id,
+            neighbourhood_id=contact.neighbourhood_id, organisation=organisation,
+            modality=rng.choice(["information", "appel", "rendez_vous",
+                                 "accompagnement_physique", "mise_en_relation_ecrite"]),
+            status="proposed", created_by_id=contact.author_id, created_at=contact.occurred_at,
+            status_changed_at=contact.occurred_at,
+        )
+        referral.set_message(rng.choice(REFERRAL_MESSAGES))
+        referral.history.append(ReferralEvent(status="proposed", by_id=contact.author_id,
+                                              at=contact.occurred_at))
+        db.session.add(referral)
+        author = contact.author
+        age = now - contact.occurred_at
+        by_partner = organisation is partner_org
+        if rng.random() < .85:
+            change_status(referral, author, {"status": "sent"})
+        if referral.status == "sent" and age > timedelta(days=3) and rng.random() < .8:
+            change_status(referral, partner if by_partner else author, {"status": "received"})
+        if referral.status != "proposed" and age > timedelta(days=10) and rng.random() < .75:
+            outcome = rng.choices(["accroche", "pas_presentee", "service_sature",
+                                   "hors_criteres", "refus_personne", "injoignable"],
+                                  weights=[8, 3, 3, 1, 1, 1])[0]
+            change_status(referral, partner if by_partner else author,
+                          {"status": "closed", "outcome": outcome})
+        _backdate(referral, contact.occurred_at, now)
+
+
+def _backdate(referral, start: datetime, now: datetime) -> None:
+    """Spread the demo history over the days after the contact instead of "now"."""
+    for step, event in enumerate(referral.history):
+        event.at = min(start + timedelta(days=2 * step, hours=step), now)
+    referral.status_changed_at = referral.history[-1].at
+    if referral.sent_at is not None:
+        referral.sent_at = referral.history[1].at
 
 
 def _contact(rng: random.Random, neighbourhood, outing, author, occurred_at, codes_pool):

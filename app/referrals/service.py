@@ -75,7 +75,8 @@ def create_referral(referral_id: uuid.UUID, clean: dict, user, *, send: bool) ->
         modality=clean["modality"], status="proposed", created_by_id=user.id,
     )
     referral.set_message(clean.get("message"))
-    referral.history.append(ReferralEvent(status="proposed", by_id=user.id))
+    referral.history.append(ReferralEvent(status="proposed", by_id=user.id,
+                                          at=datetime.now(UTC)))
     db.session.add(referral)
     if send:
         change_status(referral, user, {"status": "sent"})
