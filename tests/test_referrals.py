@@ -361,3 +361,18 @@ def test_a_file_that_is_not_a_directory_imports_nothing(app, admin, world):
             response.text
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Organisation)) == before
+
+
+def test_service_page_shows_what_became_of_the_teams_referrals(app, team, world):
+    for outcome in ("service_sature", "service_sature", "accroche"):
+        _, referral_id = _refer(team, world)
+        _post_status(team, referral_id, status="closed", outcome=outcome)
+    _refer(team, world)  # still waiting
+    outsider = Api(app.test_client(), world.outsider.key)
+    _refer(outsider, world, neighbourhood="marolles")  # not the team's: not counted
+    page = team.client.get(f"/directory/{world.cpas.id}").text
+    tally = re.sub(r"\s+", " ", page)
+    assert "<strong>4</strong> orientations" in tally
+    assert "<strong>1</strong> en attente" in tally
+    assert "<strong>2</strong> Service saturé / liste d&#39;attente" in tally
+    assert "<strong>1</strong> Personne accrochée au service" in tally

@@ -15,7 +15,13 @@ from ..extensions import db
 from ..models import OPEN_STATUSES, Contact, Organisation, Referral, Role
 from ..validation import Invalid
 from . import bp
-from .service import active_organisations, change_status, clean_referral, create_referral
+from .service import (
+    active_organisations,
+    change_status,
+    clean_referral,
+    create_referral,
+    recent_outcomes,
+)
 
 ALL_ROLES = tuple(Role)
 worker_only = role_required(Role.FIELD_WORKER)
@@ -133,4 +139,5 @@ def organisation(organisation_id):
     found = db.session.get(Organisation, organisation_id)
     if found is None or not (found.active or current_user.role == Role.ADMIN):
         abort(404)
-    return render_template("referrals/organisation.html", organisation=found)
+    recent = recent_outcomes(found) if current_user.role == Role.FIELD_WORKER else None
+    return render_template("referrals/organisation.html", organisation=found, recent=recent)

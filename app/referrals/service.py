@@ -7,10 +7,10 @@ neighbourhood team and the addressed partner move it, nobody else; every change 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..access import scoped
 from ..extensions import db
@@ -158,6 +158,20 @@ def referrals_of_contact(contact: Contact) -> list[Referral]:
         scoped(Referral).where(Referral.contact_id == contact.id)
         .order_by(Referral.created_at.desc())
     ))
+
+
+def recent_outcomes(organisation: Organisation, days: int = 90) -> dict:
+    """What became of the team's referrals to one service lately: how many, and how many
+    ended in each outcome (a saturated service shows here)."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = db.session.execute(
+        scoped(Referral).with_only_columns(Referral.outcome, func.count())
+        .where(Referral.organisation_id == organisation.id, Referral.created_at >= since)
+        .group_by(Referral.outcome)
+    ).all()
+    by_outcome = {outcome: n for outcome, n in rows}
+    return {"days": days, "total": sum(by_outcome.values()), "open": by_outcome.pop(None, 0),
+            "outcomes": by_outcome}
 
 
 def active_organisations() -> list[Organisation]:
