@@ -1,7 +1,7 @@
 """Who may see and change what: the one place where access is decided.
 
-* ``role_required`` guards every view by role (403 for a wrong role, 401/redirect when
-  signed out).
+* ``role_required`` guards every view by role (403 for a wrong role, 404 when the route
+  names a record; 401/redirect when signed out).
 * ``scoped`` gives the query of the records the current user may see. Views never filter
   neighbourhood records by hand: they ask ``scoped`` or ``get_scoped_or_404``. A record out
   of scope answers 404: for that user it does not exist.
@@ -34,7 +34,9 @@ def role_required(*roles: Role | str):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if current_user.role not in allowed:
-                abort(403)
+                # A route naming one record answers 404 to a role that never sees such
+                # records (it does not exist for them); any other route answers 403.
+                abort(404 if kwargs else 403)
             return view(*args, **kwargs)
 
         wrapped.allowed_roles = frozenset(allowed)
