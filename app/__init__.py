@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .bridges import bp as bridges_bp
     from .outreach import bp as outreach_bp
     from .partners import bp as partners_bp
     from .referrals import bp as referrals_bp
@@ -135,6 +136,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(outreach_bp)
     app.register_blueprint(referrals_bp)
+    app.register_blueprint(bridges_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

@@ -18,11 +18,11 @@ from flask_login import current_user
 from sqlalchemy import false, select
 
 from .extensions import db, login_manager
-from .models import Contact, Neighbourhood, Outing, Referral, Role
+from .models import Bridge, BridgeStep, Contact, Neighbourhood, Outing, Referral, Role
 
 # Records that belong to a neighbourhood and are read only by its field workers. Coordinators
 # see counts, partners their referrals, admins manage people: none reads a single contact.
-NEIGHBOURHOOD_RECORDS = (Contact, Outing, Referral)
+NEIGHBOURHOOD_RECORDS = (Contact, Outing, Referral, Bridge)
 
 
 def role_required(*roles: Role | str):
@@ -66,6 +66,9 @@ def scoped(model, user=None):
         if user.is_authenticated and user.role == Role.FIELD_WORKER:
             return stmt.where(model.neighbourhood_id.in_(member_neighbourhood_ids(user)))
         return stmt.where(false())
+    if model is BridgeStep:
+        return stmt.join(Bridge).where(
+            Bridge.id.in_(scoped(Bridge, user).with_only_columns(Bridge.id)))
     if model is Neighbourhood:
         return stmt.where(Neighbourhood.id.in_(member_neighbourhood_ids(user)))
     raise TypeError(f"no access rule for {model.__name__}")

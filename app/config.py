@@ -66,6 +66,10 @@ class Defaults:
     PROXY_HOPS = 0
 
     CONTACTS_PER_PAGE = 50
+    # A bridge follow-up is meant to be short: open longer than this, it is flagged for review.
+    BRIDGE_REVIEW_DAYS = 90
+    # Default delay before the next step of a new bridge.
+    BRIDGE_NEXT_STEP_DAYS = 7
     MAX_CONTENT_LENGTH = 256 * 1024
     NOTE_MAX_LENGTH = 4000
     PERSON_CODE_MAX_LENGTH = 64

@@ -10,12 +10,25 @@ import random
 import uuid
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .cli import create_user
 from .extensions import db
 from .loaders import load_directory, load_vocabularies
-from .models import Contact, Neighbourhood, Outing, Referral, ReferralEvent, Role, User
+from .models import (
+    Bridge,
+    BridgeHandover,
+    BridgeStep,
+    Contact,
+    Neighbourhood,
+    Organisation,
+    Outing,
+    Referral,
+    ReferralEvent,
+    Role,
+    User,
+)
+from .outreach.records import team_candidates
 from .web import local_now, local_tz
 
 DEMO_PASSWORD = "relais-demo-2026"  # noqa: S105 (published demo accounts only)
@@ -119,7 +132,67 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
                                      min(rng.randint(2, 7), contact_count - made))
     db.session.commit()
     _demo_referrals(rng, now)
+    _demo_bridges(rng, now)
     db.session.commit()
+
+
+STEP_NOTES = [
+    "Appel au service logement avec la personne, dossier à compléter.",
+    "Accompagnée au CPAS pour le premier rendez-vous.",
+    "Documents rassemblés ensemble, reste l'attestation de la mutuelle.",
+    None,
+]
+
+
+def _demo_bridges(rng: random.Random, now: datetime) -> None:
+    """A few suivis-pont from repeat person codes: open, overdue, handed over, closed."""
+    repeat_codes = db.session.execute(
+        select(Contact.person_code_hash, Contact.neighbourhood_id, func.min(Contact.occurred_at))
+        .where(Contact.person_code_hash.is_not(None))
+        .group_by(Contact.person_code_hash, Contact.neighbourhood_id)
+        .having(func.count() >= 2).order_by(func.min(Contact.occurred_at))
+    ).all()
+    services = db.session.scalars(select(Organisation).where(Organisation.category.in_(
+        ["aide_sociale", "logement_energie", "sante", "juridique"])).order_by(Organisation.id)
+    ).all()
+    handed_over = False
+    for index, (code_hash, neighbourhood_id, first_seen) in enumerate(repeat_codes[:8]):
+        origin = db.session.scalar(select(Contact).where(
+            Contact.person_code_hash == code_hash, Contact.neighbourhood_id == neighbourhood_id,
+            Contact.occurred_at == first_seen))
+        opened = first_seen + timedelta(days=1)
+        closed = index % 4 == 3
+        bridge = Bridge(
+            id=uuid.uuid4(), neighbourhood_id=neighbourhood_id, person_code_hash=code_hash,
+            origin_contact=origin, lead_id=origin.author_id, created_by_id=origin.author_id,
+            organisation=rng.choice(services), opened_at=opened, status="open",
+            # every third one is late, to show what "overdue" looks like
+            next_step_due=(now.date() - timedelta(days=rng.randint(2, 9)) if index % 3 == 0
+                           else now.date() + timedelta(days=rng.randint(1, 12))),
+        )
+        db.session.add(bridge)
+        day = opened.date()
+        for _ in range(rng.randint(1, 3)):
+            day = min(day + timedelta(days=rng.randint(3, 12)), now.date())
+            step = BridgeStep(id=uuid.uuid4(), bridge=bridge, occurred_on=day,
+                              kind=rng.choice(["rencontre", "appel", "accompagnement_physique",
+                                               "demarche", "concertation"]),
+                              author_id=origin.author_id)
+            step.set_note(rng.choice(STEP_NOTES))
+            db.session.add(step)
+        colleagues = [u for u in team_candidates([neighbourhood_id])
+                      if u.id != origin.author_id]
+        if not handed_over and colleagues and not closed:
+            handed_over = True
+            bridge.handovers.append(BridgeHandover(from_id=origin.author_id,
+                                                   to_id=colleagues[0].id,
+                                                   by_id=origin.author_id, at=opened))
+            bridge.lead_id = colleagues[0].id
+        if closed:
+            bridge.status, bridge.outcome = "closed", "accroche_service"
+            bridge.attached_organisation = bridge.organisation
+            bridge.closed_at = datetime.combine(day, time(16), tzinfo=local_tz())
+            bridge.next_step_due = None
 
 
 REFERRAL_MESSAGES = [
@@ -133,7 +206,6 @@ REFERRAL_MESSAGES = [
 def _demo_referrals(rng: random.Random, now: datetime) -> None:
     """Referrals from the contacts that answered "orientation", at every stage of their life;
     the CPAS of Schaerbeek (the demo partner) receives its share."""
-    from .models import Organisation
     from .referrals.service import change_status
 
     organisations = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()

@@ -80,6 +80,19 @@ CASES = [
     Case("referrals.directory", "GET", "/directory", {"anonymous": 302, "*": 200}),
     Case("referrals.organisation", "GET", "/directory/{organisation}",
          {"anonymous": 302, "*": 200}),
+    Case("bridges.open_from_contact", "GET", "/contacts/{contact}/bridge", _record()),
+    Case("bridges.open_from_contact", "POST", "/contacts/{contact}/bridge", _record(),
+         form={"lead": "1"}),
+    Case("bridges.my_bridges", "GET", "/bridges", _only("field_worker", 200)),
+    Case("bridges.bridge", "GET", "/bridges/{bridge}", _record()),
+    Case("bridges.bridge_notes", "GET", "/bridges/{bridge}/notes", _record()),
+    Case("bridges.add_step", "POST", "/bridges/{bridge}/steps", _record(),
+         form={"step_id": "{step}", "occurred_on": "2026-01-05", "kind": "appel"}),
+    Case("bridges.handover", "POST", "/bridges/{bridge}/handover", _record(), form={"lead": "1"}),
+    Case("bridges.close", "POST", "/bridges/{bridge}/close", _record(),
+         form={"outcome": "refus"}),
+    Case("bridges.person_code_history", "POST", "/person-code-history",
+         _only("field_worker", 200), form={"person_code": "MAR-01"}),
     Case("partners.home", "GET", "/partner", _only("partner", 200)),
     Case("admin.coordinator_home", "GET", "/coordination", _only("coordinator", 200)),
     Case("admin.directory", "GET", "/admin/directory", _only("admin", 200)),
@@ -107,6 +120,16 @@ CASES = [
     Case("api.referral_status", "POST", "/api/v1/referrals/{referral}/status",
          _record(anonymous=401),
          json={"status": "received"}),
+    Case("api.list_bridges", "GET", "/api/v1/bridges", _api(200)),
+    Case("api.get_bridge", "GET", "/api/v1/bridges/{bridge}", _record(anonymous=401)),
+    Case("api.put_bridge", "PUT", "/api/v1/bridges/{bridge}", _record(anonymous=401),
+         json={"contact": "{contact}"}),
+    Case("api.put_bridge_step", "PUT", "/api/v1/bridges/{bridge}/steps/{step}",
+         _record(anonymous=401), json={"occurred_on": "2026-01-05", "kind": "appel"}),
+    Case("api.close_bridge_api", "POST", "/api/v1/bridges/{bridge}/close",
+         _record(anonymous=401), json={"outcome": "refus"}),
+    Case("api.person_code_history", "POST", "/api/v1/person-codes/history", _api(200),
+         json={"person_code": "MAR-01"}),
     Case("api.get_outing", "GET", "/api/v1/outings/{outing}", _record(anonymous=401)),
     Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _record(anonymous=401),
          json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
@@ -123,7 +146,13 @@ def foreign(app, world):
     }).status_code == 201
     contact = new_id()
     assert outsider.put(f"/contacts/{contact}", contact_payload(
-        neighbourhood="marolles", outing=outing, note="SECRET-MAROLLES")).status_code == 201
+        neighbourhood="marolles", outing=outing, note="SECRET-MAROLLES",
+        person_code="MAR-01")).status_code == 201
+    bridge, step = new_id(), new_id()
+    assert outsider.put(f"/bridges/{bridge}", {"contact": contact}).status_code == 201
+    assert outsider.put(f"/bridges/{bridge}/steps/{step}", {
+        "occurred_on": "2026-01-04", "kind": "rencontre",
+        "note": "SECRET-MAROLLES step"}).status_code == 201
     # Sent to another organisation than the test partner's.
     referral = new_id()
     assert outsider.put(f"/referrals/{referral}", {
@@ -132,7 +161,7 @@ def foreign(app, world):
     assert outsider.client.post(f"/api/v1/referrals/{referral}/status", json={
         "status": "sent"}, headers={"X-CSRFToken": outsider.token}).status_code == 200
     return {"contact": contact, "outing": outing, "referral": referral,
-            "organisation": world.cpas.id}
+            "organisation": world.cpas.id, "bridge": bridge, "step": step}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -181,8 +210,8 @@ def test_worker_lists_never_show_other_neighbourhoods(app, world, foreign):
     login(client, world.worker.key)
     for url in ("/today", "/contacts", "/contacts?neighbourhood=marolles", "/contacts/new",
                 "/referrals", "/referrals?team=1", "/referrals?show=closed&team=1",
-                "/api/v1/referrals"):
+                "/api/v1/referrals", "/bridges", "/bridges?team=1", "/api/v1/bridges"):
         page = client.get(url)
         assert page.status_code == 200
-        for key in ("contact", "outing", "referral"):
+        for key in ("contact", "outing", "referral", "bridge", "step"):
             assert foreign[key] not in page.text

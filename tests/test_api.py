@@ -251,13 +251,20 @@ def test_vocabularies_with_etag(worker_api):
     assert again.status_code == 304
 
 
+def _openapi_path(rule: str) -> str:
+    """/api/v1/bridges/<uuid:bridge_id>/steps/<uuid:step_id> → /bridges/{id}/steps/{step_id}"""
+    path = rule.removeprefix("/api/v1")
+    path = re.sub(r"<uuid:step_id>", "{step_id}", path)
+    return re.sub(r"<uuid:\w+>", "{id}", path)
+
+
 def test_openapi_document_describes_every_api_route(app, client):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     documented = {(path, method.upper()) for path, item in document["paths"].items()
                   for method in item if method != "parameters"}
     routes = {
-        (re.sub(r"<uuid:\w+>", "{id}", rule.rule.removeprefix("/api/v1")), method)
+        (_openapi_path(rule.rule), method)
         for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1/")
         and not rule.rule.endswith("openapi.json")
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -138,6 +138,8 @@ def openapi_document() -> dict:
             "message": {"type": ["string", "null"], "maxLength": 2000,
                         "description": "To the partner; encrypted at rest. No names, "
                                        "addresses or phone numbers. Absent: unchanged."},
+            "bridge": {"type": ["string", "null"], "format": "uuid",
+                       "description": "The bridge follow-up it is made in, if any"},
         },
     }
     referral = {
@@ -183,6 +185,65 @@ def openapi_document() -> dict:
                       "description": "The partner's reply to the team (partners only)"},
         },
     }
+    bridge_input = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["contact"],
+        "properties": {
+            "neighbourhood": {"type": "string", "description": "Optional; must be the "
+                              "contact's neighbourhood"},
+            "contact": {"type": "string", "format": "uuid", "description": "Origin contact; "
+                        "it must carry a person code, which becomes the bridge's. Fixed once "
+                        "created."},
+            "lead": {"type": "integer", "description": "A field worker of the neighbourhood "
+                     "(default: the author). Changing it hands the bridge over."},
+            "organisation": {"type": ["integer", "null"], "description": "Target service"},
+            "next_step_due": {"type": ["string", "null"], "format": "date"},
+        },
+    }
+    step_input = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["occurred_on", "kind"],
+        "properties": {
+            "occurred_on": {"type": "string", "format": "date"},
+            "kind": CODE,
+            "note": {"type": ["string", "null"], "maxLength": 4000,
+                     "description": "Encrypted at rest. No names, addresses or phone numbers."},
+        },
+    }
+    step = {"type": "object", "properties": {
+        **step_input["properties"],
+        "id": {"type": "string", "format": "uuid"}, "bridge": {"type": "string", "format": "uuid"},
+        "author": {"type": "integer"}, "has_note": {"type": "boolean"},
+        "note": {"type": ["string", "null"], "description": "Only in GET /bridges/{id}"},
+        "created_at": MOMENT}}
+    bridge = {"type": "object", "properties": {
+        **bridge_input["properties"],
+        "id": {"type": "string", "format": "uuid"},
+        "status": {"type": "string", "enum": ["open", "closed"], "readOnly": True},
+        "outcome": {**NULLABLE_CODE, "readOnly": True},
+        "attached_organisation": {"type": ["integer", "null"], "readOnly": True},
+        "opened_at": MOMENT, "closed_at": {**MOMENT, "type": ["string", "null"]},
+        "steps": {"type": "array", "readOnly": True, "items": step},
+        "handovers": {"type": "array", "readOnly": True, "items": {"type": "object",
+                      "properties": {"from": {"type": "integer"}, "to": {"type": "integer"},
+                                     "at": MOMENT}}}}}
+    bridge_close = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["outcome"],
+        "properties": {
+            "outcome": {**CODE, "description": "bridge_outcome code"},
+            "organisation": {"type": ["integer", "null"], "description": "Required when the "
+                             "outcome is accroche_service: the service that took over"},
+        },
+    }
+    code_history = {"type": "object", "description": "Never contains the code", "properties": {
+        "contact_count": {"type": "integer"}, "people_count": {"type": "integer"},
+        "contacts": {"type": "array", "items": {"type": "object"}},
+        "bridges": {"type": "array", "items": {"type": "object"}},
+        "referrals": {"type": "array", "items": {"type": "object"}}}}
     organisation = {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"},
         "category": NULLABLE_CODE, "commune": {"type": ["string", "null"]},
@@ -263,6 +324,58 @@ def openapi_document() -> dict:
                         **_error_responses(400, 401, 403, 404, 422)},
                 },
             },
+            "/bridges": {"get": {
+                "summary": "Bridge follow-ups of the user's neighbourhoods",
+                "parameters": [{"name": "status", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["open", "closed"]}}],
+                "responses": {
+                    "200": {"description": "Bridges", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"bridges": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Bridge"}}}}}}},
+                    **_error_responses(401, 403, 422)}}},
+            "/bridges/{id}": {
+                "parameters": _id_parameter("id"),
+                "get": _get_operation("Bridge", "Read a bridge with its step notes (audited)"),
+                "put": {**_put_operation("Bridge", "Open a bridge from a contact, or update "
+                                                   "its lead (handover), target or next step"),
+                        "responses": {**_put_operation("Bridge", "")["responses"],
+                                      "409": {"description": "An open bridge already exists "
+                                              "for this person, or the bridge is closed"}}},
+            },
+            "/bridges/{id}/steps/{step_id}": {
+                "parameters": [*_id_parameter("id"), *_id_parameter("step_id")],
+                "put": {**_put_operation("BridgeStep", "Add a step (idempotent by its id)"),
+                        "responses": {**_put_operation("BridgeStep", "")["responses"],
+                                      "409": {"description": "The bridge is closed"}}},
+            },
+            "/bridges/{id}/close": {
+                "parameters": _id_parameter("id"),
+                "post": {
+                    "summary": "Close with an outcome (the same close again is a no-op)",
+                    "security": [{"session": [], "csrf": []}],
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/BridgeClose"}}}},
+                    "responses": {
+                        "200": {"description": "The closed bridge", "content": {
+                            "application/json": {"schema": {
+                                "$ref": "#/components/schemas/Bridge"}}}},
+                        "409": {"description": "Already closed otherwise"},
+                        **_error_responses(400, 401, 403, 404, 422)},
+                },
+            },
+            "/person-codes/history": {"post": {
+                "summary": "What the team knows behind a person code (own neighbourhoods)",
+                "security": [{"session": [], "csrf": []}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "additionalProperties": False,
+                               "required": ["person_code"], "properties": {
+                                   "person_code": {"type": "string", "maxLength": 64},
+                                   "exclude_contact": {"type": "string", "format": "uuid"}}}}}},
+                "responses": {
+                    "200": {"description": "History", "content": {"application/json": {
+                        "schema": code_history}}},
+                    **_error_responses(400, 401, 403, 422)}}},
             "/outings/{id}": {
                 "parameters": _id_parameter("id"),
                 "get": _get_operation("Outing", "Read an outing"),
@@ -295,6 +408,11 @@ def openapi_document() -> dict:
                 "ReferralInput": referral_input,
                 "Referral": referral,
                 "StatusChange": status_change,
+                "BridgeInput": bridge_input,
+                "Bridge": bridge,
+                "BridgeStepInput": step_input,
+                "BridgeStep": step,
+                "BridgeClose": bridge_close,
             },
         },
     }

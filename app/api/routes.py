@@ -11,10 +11,28 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import vocab
+from .. import audit, vocab
 from ..access import get_scoped_or_404, role_required, scoped
+from ..bridges.history import history_for_code
+from ..bridges.service import (
+    apply_bridge,
+    clean_bridge,
+    clean_step,
+    close_bridge,
+    open_bridge,
+    put_step,
+)
 from ..extensions import db
-from ..models import STATUSES, Contact, Organisation, Outing, Referral, Role
+from ..models import (
+    STATUSES,
+    Bridge,
+    BridgeStep,
+    Contact,
+    Organisation,
+    Outing,
+    Referral,
+    Role,
+)
 from ..outreach.records import (
     apply_contact,
     apply_outing,
@@ -29,10 +47,18 @@ from ..referrals.service import (
     create_referral,
     update_referral,
 )
-from ..validation import Invalid
+from ..validation import Checker, Invalid
 from . import bp
 from .openapi import openapi_document
-from .serialize import contact_json, organisation_json, outing_json, referral_json
+from .serialize import (
+    bridge_json,
+    code_history_json,
+    contact_json,
+    organisation_json,
+    outing_json,
+    referral_json,
+    step_json,
+)
 
 ALL_ROLES = tuple(Role)
 
@@ -211,3 +237,88 @@ def referral_status(referral_id):
     change_status(referral, current_user, _json_object())
     db.session.commit()
     return jsonify(_partner_aware_json(referral))
+
+
+# -- bridge follow-ups and the person-code history -------------------------------------------
+@bp.get("/bridges")
+@role_required(Role.FIELD_WORKER)
+def list_bridges():
+    query = scoped(Bridge)
+    status = request.args.get("status")
+    if status:
+        if status not in ("open", "closed"):
+            raise Invalid({"status": [f"Statut inconnu : {status[:40]}"]})
+        query = query.where(Bridge.status == status)
+    bridges = db.session.scalars(query.order_by(Bridge.opened_at.desc()).limit(500)).all()
+    return jsonify(bridges=[bridge_json(b) for b in bridges])
+
+
+@bp.get("/bridges/<uuid:bridge_id>")
+@role_required(Role.FIELD_WORKER)
+def get_bridge(bridge_id):
+    bridge = get_scoped_or_404(Bridge, bridge_id)
+    notes = {step.id: step.read_note() for step in bridge.steps}
+    if any(notes.values()):
+        audit.record("note_read", obj=bridge, detail={"via": "api"})
+        db.session.commit()
+    return jsonify(bridge_json(bridge, notes=notes))
+
+
+@bp.put("/bridges/<uuid:bridge_id>")
+@role_required(Role.FIELD_WORKER)
+def put_bridge(bridge_id):
+    def clean(payload, existing=None):
+        return clean_bridge(payload, existing, user=current_user)
+
+    def update(bridge, data):
+        if not bridge.is_open:
+            unchanged = (data["lead"].id == bridge.lead_id
+                         and data["organisation"] == bridge.organisation)
+            if unchanged:
+                return  # a retry of what was sent before the bridge was closed
+            raise Conflict("Ce suivi-pont est clôturé : il ne change plus.")
+        apply_bridge(bridge, data, current_user)
+
+    return _put(Bridge, bridge_id, clean,
+                lambda rid, data: open_bridge(rid, data, current_user), update, bridge_json)
+
+
+@bp.put("/bridges/<uuid:bridge_id>/steps/<uuid:step_id>")
+@role_required(Role.FIELD_WORKER)
+def put_bridge_step(bridge_id, step_id):
+    bridge = get_scoped_or_404(Bridge, bridge_id)
+    step, created = put_step(bridge, step_id, clean_step(_json_object()), current_user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the same step arrived twice at once: keep the first
+        step = get_scoped_or_404(BridgeStep, step_id)
+        created = False
+    return jsonify(step_json(step)), 201 if created else 200
+
+
+@bp.post("/bridges/<uuid:bridge_id>/close")
+@role_required(Role.FIELD_WORKER)
+def close_bridge_api(bridge_id):
+    bridge = get_scoped_or_404(Bridge, bridge_id)
+    close_bridge(bridge, _json_object(), current_user)
+    db.session.commit()
+    return jsonify(bridge_json(bridge))
+
+
+@bp.post("/person-codes/history")
+@role_required(Role.FIELD_WORKER)
+def person_code_history():
+    payload = _json_object()
+    check = Checker(payload, {"person_code", "exclude_contact"})
+    code = check.text("person_code", max_length=64, required=True)
+    exclude = check.uuid("exclude_contact")
+    check.done()
+    try:
+        history = history_for_code(code, exclude)
+    except ValueError:
+        raise Invalid({"person_code": ["Le code doit contenir au moins une lettre ou un "
+                                       "chiffre."]}) from None
+    audit.record("person_code_lookup", detail={"found": not history.empty, "via": "api"})
+    db.session.commit()
+    return jsonify(code_history_json(history))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..models import (
     CONTACT_MULTI_TERMS,
     CONTACT_SINGLE_TERMS,
+    Bridge,
+    BridgeStep,
     Contact,
     Organisation,
     Outing,
@@ -92,4 +94,57 @@ def referral_json(referral: Referral, *, for_partner: bool) -> dict:
         body["themes"] = referral.contact.codes("theme")
     else:
         body["contact"] = str(referral.contact_id)
+        body["bridge"] = str(referral.bridge_id) if referral.bridge_id else None
     return body
+
+
+def step_json(step: BridgeStep, *, note: str | None = None, include_note=False) -> dict:
+    body = {
+        "id": str(step.id),
+        "bridge": str(step.bridge_id),
+        "occurred_on": step.occurred_on.isoformat(),
+        "kind": step.kind,
+        "author": step.author_id,
+        "has_note": step.note is not None,
+        "created_at": iso(step.created_at),
+    }
+    if include_note:
+        body["note"] = note
+    return body
+
+
+def bridge_json(bridge: Bridge, *, notes: dict | None = None) -> dict:
+    """A bridge for its team. Step notes only when `notes` (decrypted, audited) is given."""
+    return {
+        "id": str(bridge.id),
+        "neighbourhood": bridge.neighbourhood.code,
+        "contact": str(bridge.origin_contact_id),
+        "lead": bridge.lead_id,
+        "organisation": bridge.organisation_id,
+        "next_step_due": bridge.next_step_due.isoformat() if bridge.next_step_due else None,
+        "status": bridge.status,
+        "outcome": bridge.outcome,
+        "attached_organisation": bridge.attached_organisation_id,
+        "opened_at": iso(bridge.opened_at),
+        "closed_at": iso(bridge.closed_at),
+        "steps": [step_json(s, note=(notes or {}).get(s.id), include_note=notes is not None)
+                  for s in bridge.steps],
+        "handovers": [{"from": h.from_id, "to": h.to_id, "at": iso(h.at)}
+                      for h in bridge.handovers],
+    }
+
+
+def code_history_json(history) -> dict:
+    """What the team knows behind a person code; the code itself is never in it."""
+    return {
+        "contact_count": history.contact_count,
+        "people_count": history.people_count,
+        "contacts": [{"id": str(c.id), "occurred_at": iso(c.occurred_at),
+                      "neighbourhood": c.neighbourhood.code, "themes": c.codes("theme")}
+                     for c in history.contacts],
+        "bridges": [{"id": str(b.id), "status": b.status, "outcome": b.outcome,
+                     "opened_at": iso(b.opened_at), "closed_at": iso(b.closed_at),
+                     "lead": b.lead_id} for b in history.bridges],
+        "referrals": [{"id": str(r.id), "organisation": r.organisation_id, "status": r.status,
+                       "outcome": r.outcome} for r in history.referrals],
+    }

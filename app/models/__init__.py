@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 
 from .audit import AuditEvent
+from .bridge import Bridge, BridgeHandover, BridgeStep
 from .directory import Organisation
 from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
@@ -9,6 +10,9 @@ from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
 
 __all__ = [
     "AuditEvent",
+    "Bridge",
+    "BridgeHandover",
+    "BridgeStep",
     "CONTACT_MULTI_TERMS",
     "CONTACT_SINGLE_TERMS",
     "Contact",

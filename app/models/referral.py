@@ -35,6 +35,11 @@ class Referral(db.Model):
     contact_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contact.id", ondelete="CASCADE"), index=True
     )
+    # Set when the referral is made within a bridge follow-up (its contact is then the
+    # bridge's origin contact).
+    bridge_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("bridge.id", ondelete="SET NULL"), index=True
+    )
     # Copied from the contact: scoping and counting need no join.
     neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
@@ -56,6 +61,7 @@ class Referral(db.Model):
     neighbourhood: Mapped[Neighbourhood] = relationship()
     organisation: Mapped[Organisation] = relationship()
     created_by: Mapped[User] = relationship()
+    bridge = relationship("Bridge")
     history: Mapped[list[ReferralEvent]] = relationship(
         back_populates="referral", cascade="all, delete-orphan",
         order_by="(ReferralEvent.at, ReferralEvent.id)",

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 
 from .. import vocab
 from ..access import get_scoped_or_404, role_required, scoped
+from ..bridges.history import history_for_hash
+from ..bridges.service import follow_ups, open_bridges_led_by
 from ..extensions import db
 from ..models import CONTACT_MULTI_TERMS, Contact, ContactTerm, Neighbourhood, Outing, Role
 from ..referrals.service import referrals_of_contact
@@ -55,6 +57,7 @@ def today():
                     if u.id != current_user.id],
         errors={},
         usual=_usual_neighbourhood(),
+        follow_ups=follow_ups(open_bridges_led_by(current_user), local_now().date()),
     )
 
 
@@ -191,8 +194,8 @@ def edit_contact(contact_id):
 @worker_only
 def contact(contact_id):
     found = get_scoped_or_404(Contact, contact_id)
-    return render_template("outreach/contact.html", contact=found, note=None, shown=False,
-                           referrals=referrals_of_contact(found))
+    return render_template("outreach/contact.html", **_contact_page(found), note=None,
+                           shown=False)
 
 
 @bp.get("/contacts/<uuid:contact_id>/note")
@@ -200,8 +203,19 @@ def contact(contact_id):
 def contact_note(contact_id):
     found = get_scoped_or_404(Contact, contact_id)
     note = open_note(found, via="page")
-    return render_template("outreach/contact.html", contact=found, note=note, shown=True,
-                           referrals=referrals_of_contact(found))
+    return render_template("outreach/contact.html", **_contact_page(found), note=note,
+                           shown=True)
+
+
+def _contact_page(contact: Contact) -> dict:
+    history = history_for_hash(contact.person_code_hash, exclude_contact=contact.id) \
+        if contact.person_code_hash else None
+    return {
+        "contact": contact,
+        "referrals": referrals_of_contact(contact),
+        "code_history": history,
+        "open_bridge": next((b for b in history.bridges if b.is_open), None) if history else None,
+    }
 
 
 def _parse_date(value: str | None):

@@ -31,13 +31,14 @@ worker_only = role_required(Role.FIELD_WORKER)
 @worker_only
 def refer(contact_id):
     contact = get_scoped_or_404(Contact, contact_id)
-    values: dict = {"send": "1"}
+    values: dict = {"send": "1", "bridge": request.args.get("bridge", "")}
     errors: dict = {}
     if request.method == "POST":
         form = request.form
         values = {key: form.get(key) for key in form}
         payload = {"contact": str(contact.id), "organisation": form.get("organisation") or None,
-                   "modality": form.get("modality") or None, "message": form.get("message", "")}
+                   "modality": form.get("modality") or None, "message": form.get("message", ""),
+                   "bridge": form.get("bridge") or None}
         try:
             clean = clean_referral(payload)
         except Invalid as exc:
@@ -47,6 +48,8 @@ def refer(contact_id):
             db.session.commit()
             flash(_("Orientation enregistrée vers %(name)s.", name=clean["organisation"].name),
                   "success")
+            if clean["bridge"] is not None:
+                return redirect(url_for("bridges.bridge", bridge_id=clean["bridge"].id))
             return redirect(url_for("outreach.contact", contact_id=contact.id))
     return render_template(
         "referrals/refer.html", contact=contact, organisations=active_organisations(),

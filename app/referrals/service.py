@@ -14,10 +14,18 @@ from sqlalchemy import func, select
 
 from ..access import scoped
 from ..extensions import db
-from ..models import STATUSES, Contact, Organisation, Referral, ReferralEvent, Role
+from ..models import (
+    STATUSES,
+    Bridge,
+    Contact,
+    Organisation,
+    Referral,
+    ReferralEvent,
+    Role,
+)
 from ..validation import Checker, Invalid
 
-REFERRAL_FIELDS = {"contact", "organisation", "modality", "message"}
+REFERRAL_FIELDS = {"contact", "organisation", "modality", "message", "bridge"}
 STATUS_FIELDS = {"status", "outcome", "reply"}
 MESSAGE_MAX_LENGTH = 2000
 
@@ -57,6 +65,15 @@ def clean_referral(payload: dict, existing: Referral | None = None) -> dict:
         if organisation is None or not (organisation.active or same_as_before):
             check.fail("organisation", _l("Service inconnu ou inactif."))
         clean["organisation"] = organisation
+    clean["bridge"] = existing.bridge if existing else None
+    bridge_id = check.uuid("bridge")
+    if bridge_id is not None and clean["contact"] is not None:
+        bridge = db.session.execute(
+            scoped(Bridge).where(Bridge.id == bridge_id)).scalar_one_or_none()
+        if bridge is None or bridge.person_code_hash != clean["contact"].person_code_hash:
+            check.fail("bridge", _l("Ce suivi-pont ne concerne pas ce contact."))
+        else:
+            clean["bridge"] = bridge
     clean["modality"] = check.term("modality", "referral_modality",
                                    keep=existing.modality if existing else None)
     if clean["modality"] is None and "modality" not in check.errors:
@@ -73,6 +90,7 @@ def create_referral(referral_id: uuid.UUID, clean: dict, user, *, send: bool) ->
         id=referral_id, contact=contact, contact_id=contact.id,
         neighbourhood_id=contact.neighbourhood_id, organisation=clean["organisation"],
         modality=clean["modality"], status="proposed", created_by_id=user.id,
+        bridge=clean.get("bridge"),
     )
     referral.set_message(clean.get("message"))
     referral.history.append(ReferralEvent(status="proposed", by_id=user.id,
@@ -156,6 +174,13 @@ def change_status(referral: Referral, user, payload: dict) -> bool:
 def referrals_of_contact(contact: Contact) -> list[Referral]:
     return list(db.session.scalars(
         scoped(Referral).where(Referral.contact_id == contact.id)
+        .order_by(Referral.created_at.desc())
+    ))
+
+
+def referrals_of_bridge(bridge) -> list[Referral]:
+    return list(db.session.scalars(
+        scoped(Referral).where(Referral.bridge_id == bridge.id)
         .order_by(Referral.created_at.desc())
     ))
 

@@ -47,3 +47,35 @@
     apply();
   });
 })();
+
+// Person-code history: once a code is typed, ask the server what the team already knows
+// behind it (earlier contacts, bridges, referrals). The code goes in a POST body, never in
+// an address, and the answer never contains the code.
+(function () {
+  "use strict";
+  document.querySelectorAll("[data-history-for]").forEach(function (box) {
+    var input = document.getElementById(box.dataset.historyFor);
+    var token = document.querySelector('meta[name="csrf-token"]');
+    if (!input || !token || !window.fetch) { return; }
+    var timer = null, last = "";
+    function lookup() {
+      var code = input.value.trim();
+      if (code === last) { return; }
+      last = code;
+      if (code.length < 2) { box.innerHTML = ""; return; }
+      var body = new FormData();
+      body.append("person_code", code);
+      body.append("csrf_token", token.content);
+      if (box.dataset.exclude) { body.append("exclude_contact", box.dataset.exclude); }
+      fetch(box.dataset.url, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) { if (input.value.trim() === code) { box.innerHTML = html; } })
+        .catch(function () { box.innerHTML = ""; });  // offline: no history, no error
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 500);
+    });
+    input.addEventListener("change", lookup);
+  });
+})();

@@ -1,0 +1,251 @@
+"""The rules of a bridge follow-up, shared by the pages and the API.
+
+A bridge is opened from a contact that carries a person code, led by one worker of the
+neighbourhood team (handed over within that team only), takes steps while open, and closes
+with an outcome; "attached to a service" names the service.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from ..access import scoped
+from ..extensions import db
+from ..models import Bridge, BridgeHandover, BridgeStep, Contact, Organisation, User
+from ..outreach.records import team_candidates
+from ..referrals.service import Conflict
+from ..validation import Checker
+
+BRIDGE_FIELDS = {"neighbourhood", "contact", "lead", "organisation", "next_step_due"}
+STEP_FIELDS = {"occurred_on", "kind", "note"}
+CLOSE_FIELDS = {"outcome", "organisation"}
+ATTACHED = "accroche_service"
+NOTE_MAX_LENGTH = 4000
+
+
+def _organisation(check: Checker, field: str, *, keep_id: int | None = None):
+    value = check.payload.get(field)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)  # from a form
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        check.fail(field, _l("Identifiant non valide."))
+        return None
+    organisation = db.session.get(Organisation, value)
+    if organisation is None or not (organisation.active or value == keep_id):
+        check.fail(field, _l("Service inconnu ou inactif."))
+        return None
+    return organisation
+
+
+def _lead(check: Checker, neighbourhood_id: int | None, default: User | None):
+    value = check.payload.get("lead")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        check.fail("lead", _l("Identifiant non valide."))
+        return None
+    team = {u.id: u for u in team_candidates([neighbourhood_id])} if neighbourhood_id else {}
+    if value not in team:
+        check.fail("lead", _l("Un suivi-pont reste dans l'équipe du quartier."))
+        return None
+    return team[value]
+
+
+def clean_bridge(payload: dict, existing: Bridge | None = None, *, user) -> dict:
+    check = Checker(payload, BRIDGE_FIELDS)
+    clean: dict = {"contact": existing.origin_contact if existing else None}
+    if existing is None:
+        contact_id = check.uuid("contact")
+        if contact_id is None and "contact" not in check.errors:
+            check.fail("contact", _l("Ce champ est obligatoire."))
+        elif contact_id is not None:
+            clean["contact"] = db.session.execute(
+                scoped(Contact).where(Contact.id == contact_id)).scalar_one_or_none()
+            if clean["contact"] is None:
+                check.fail("contact", _l("Contact inconnu."))
+            elif clean["contact"].person_code_hash is None:
+                check.fail("contact", _l("Un suivi-pont demande un code personne : "
+                                         "ajoutez-le d'abord au contact."))
+    elif check.has("contact") and str(check.payload["contact"]) != str(existing.origin_contact_id):
+        check.fail("contact", _l("Le contact d'origine d'un suivi-pont ne change pas."))
+    contact = clean["contact"]
+    neighbourhood_id = contact.neighbourhood_id if contact is not None else None
+    code = check.payload.get("neighbourhood")
+    if code is not None and contact is not None and code != contact.neighbourhood.code:
+        check.fail("neighbourhood", _l("Le suivi-pont est dans le quartier de son contact."))
+    default_lead = existing.lead if existing else (
+        user if user.id in {u.id for u in team_candidates([neighbourhood_id])} else None
+    ) if neighbourhood_id else None
+    clean["lead"] = _lead(check, neighbourhood_id, default_lead)
+    if clean["lead"] is None and "lead" not in check.errors and contact is not None:
+        check.fail("lead", _l("Choisissez qui mène le suivi."))
+    clean["organisation"] = _organisation(
+        check, "organisation", keep_id=existing.organisation_id if existing else None)
+    clean["next_step_due"] = _day(check, "next_step_due", required=False, future_ok=True)
+    check.done()
+    return clean
+
+
+def _day(check: Checker, field: str, *, required: bool, future_ok: bool) -> date | None:
+    value = check.payload.get(field)
+    if value is None or value == "":
+        if required:
+            check.fail(field, _l("Ce champ est obligatoire."))
+        return None
+    if not isinstance(value, str):
+        check.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        check.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
+        return None
+    if day.year < 2000 or day.year > 2100:
+        check.fail(field, _l("Date hors limites."))
+        return None
+    if not future_ok and day > datetime.now(UTC).date() + timedelta(days=1):
+        check.fail(field, _l("Ce jour est dans le futur."))
+        return None
+    return day
+
+
+def open_bridge(bridge_id: uuid.UUID, clean: dict, user) -> Bridge:
+    contact = clean["contact"]
+    already = db.session.scalar(
+        scoped(Bridge).where(Bridge.person_code_hash == contact.person_code_hash,
+                             Bridge.neighbourhood_id == contact.neighbourhood_id,
+                             Bridge.status == "open"))
+    if already is not None:
+        raise Conflict(_l("Un suivi-pont est déjà ouvert pour cette personne dans ce quartier."))
+    bridge = Bridge(
+        id=bridge_id, neighbourhood_id=contact.neighbourhood_id,
+        person_code_hash=contact.person_code_hash, origin_contact=contact,
+        created_by_id=user.id, status="open", opened_at=datetime.now(UTC),
+    )
+    apply_bridge(bridge, clean, user)
+    db.session.add(bridge)
+    return bridge
+
+
+def apply_bridge(bridge: Bridge, clean: dict, user) -> None:
+    if bridge.lead_id is not None and clean["lead"].id != bridge.lead_id:
+        hand_over(bridge, clean["lead"], user)
+    bridge.lead = clean["lead"]
+    bridge.lead_id = clean["lead"].id
+    bridge.organisation = clean["organisation"]
+    bridge.next_step_due = clean["next_step_due"]
+
+
+def hand_over(bridge: Bridge, to: User, user) -> None:
+    if not bridge.is_open:
+        raise Conflict(_l("Ce suivi-pont est clôturé."))
+    bridge.handovers.append(BridgeHandover(from_id=bridge.lead_id, to_id=to.id, by_id=user.id,
+                                           at=datetime.now(UTC)))
+    bridge.lead = to
+    bridge.lead_id = to.id
+
+
+def clean_step(payload: dict) -> dict:
+    check = Checker(payload, STEP_FIELDS)
+    clean = {
+        "occurred_on": _day(check, "occurred_on", required=True, future_ok=False),
+        "kind": check.term("kind", "bridge_step_kind"),
+        "note": check.text("note", max_length=NOTE_MAX_LENGTH) if check.has("note") else None,
+    }
+    if clean["kind"] is None and "kind" not in check.errors:
+        check.fail("kind", _l("Choisissez le type d'étape."))
+    check.done()
+    return clean
+
+
+def put_step(bridge: Bridge, step_id: uuid.UUID, clean: dict, user) -> tuple[BridgeStep, bool]:
+    """Add a step (or replace it when the same id comes again). Returns (step, created)."""
+    step = db.session.get(BridgeStep, step_id)
+    if step is not None and step.bridge_id != bridge.id:
+        raise Conflict(_l("Cette étape appartient à un autre suivi-pont."))
+    if not bridge.is_open:
+        if step is not None and _same_step(step, clean):
+            return step, False  # a retry of a step sent before the bridge was closed
+        raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
+    created = step is None
+    if created:
+        step = BridgeStep(id=step_id, bridge=bridge, author_id=user.id)
+        db.session.add(step)
+    step.occurred_on = clean["occurred_on"]
+    step.kind = clean["kind"]
+    step.set_note(clean["note"])
+    return step, created
+
+
+def _same_step(step: BridgeStep, clean: dict) -> bool:
+    return (step.occurred_on == clean["occurred_on"] and step.kind == clean["kind"]
+            and step.read_note() == ((clean["note"] or "").strip() or None))
+
+
+def close_bridge(bridge: Bridge, payload: dict, user) -> bool:
+    check = Checker(payload, CLOSE_FIELDS)
+    outcome = check.term("outcome", "bridge_outcome")
+    if outcome is None and "outcome" not in check.errors:
+        check.fail("outcome", _l("Indiquez comment le suivi-pont se termine."))
+    organisation = _organisation(check, "organisation",
+                                 keep_id=bridge.attached_organisation_id)
+    if outcome == ATTACHED and organisation is None and "organisation" not in check.errors:
+        check.fail("organisation", _l("Indiquez le service qui a pris le relais."))
+    check.done()
+    if not bridge.is_open:
+        same = (bridge.outcome == outcome and bridge.attached_organisation_id ==
+                (organisation.id if organisation and outcome == ATTACHED else None))
+        if same:
+            return False
+        raise Conflict(_l("Ce suivi-pont est déjà clôturé."))
+    bridge.status = "closed"
+    bridge.outcome = outcome
+    bridge.attached_organisation = organisation if outcome == ATTACHED else None
+    bridge.closed_at = datetime.now(UTC)
+    bridge.next_step_due = None
+    return True
+
+
+@dataclass
+class FollowUp:
+    bridge: Bridge
+    overdue: bool
+    days_late: int
+    open_days: int
+    needs_review: bool
+
+
+def follow_ups(bridges: list[Bridge], today: date, review_days: int | None = None) -> list:
+    """Open bridges as a to-do list: overdue first (most late first), then by next step due,
+    those without a date last; long-open ones flagged for review (a bridge is meant short)."""
+    review_days = review_days or current_app.config["BRIDGE_REVIEW_DAYS"]
+    items = []
+    for bridge in bridges:
+        due = bridge.next_step_due
+        opened = bridge.opened_at.date()
+        open_days = (today - opened).days
+        items.append(FollowUp(
+            bridge=bridge, overdue=due is not None and due < today,
+            days_late=(today - due).days if due is not None and due < today else 0,
+            open_days=open_days, needs_review=open_days > review_days,
+        ))
+    return sorted(items, key=lambda f: (not f.overdue, f.bridge.next_step_due or date.max,
+                                        f.bridge.opened_at))
+
+
+def open_bridges_led_by(user) -> list[Bridge]:
+    return list(db.session.scalars(
+        scoped(Bridge).where(Bridge.status == "open", Bridge.lead_id == user.id)))
+
+
+def open_bridges_of_team() -> list[Bridge]:
+    return list(db.session.scalars(scoped(Bridge).where(Bridge.status == "open")))
