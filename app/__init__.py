@@ -103,6 +103,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _select_locale() -> str:
     from flask import current_app
 
+    from flask import has_request_context
+
+    if not has_request_context():  # command line, benchmarks: the default language
+        return "fr"
     chosen = session.get("lang")
     return chosen if chosen in current_app.config["LANGUAGES"] else "fr"
 

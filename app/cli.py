@@ -14,9 +14,13 @@ from .auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .loaders import (
     DEFAULT_DIRECTORY,
+    DEFAULT_INDICATORS,
+    DEFAULT_OBJECTIVES,
     DEFAULT_VOCABULARIES,
     UnusableFile,
     load_directory,
+    load_indicators,
+    load_objectives,
     load_vocabularies,
 )
 from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
@@ -26,6 +30,7 @@ neighbourhood_cli = AppGroup("neighbourhood", help="Neighbourhoods (quartiers)."
 user_cli = AppGroup("user", help="User accounts.")
 vocab_cli = AppGroup("vocab", help="Controlled vocabularies.")
 directory_cli = AppGroup("directory", help="The directory of services.")
+evaluation_cli = AppGroup("evaluation", help="CLSS objectives and indicators.")
 
 
 def _keys_file() -> Path:
@@ -168,6 +173,17 @@ def directory_load(csv_path):
     _load(load_directory, Path(csv_path) if csv_path else DEFAULT_DIRECTORY)
 
 
+@evaluation_cli.command("load")
+@click.option("--objectives", type=click.Path(exists=True, dir_okay=False),
+              help="plan,code,parent,level,title_fr,target (default: built in)")
+@click.option("--indicators", type=click.Path(exists=True, dir_okay=False),
+              help="plan,objective,code,label_fr,record,measure,filter (default: built in)")
+def evaluation_load(objectives, indicators):
+    """Load objectives, then indicators (each filter checked against the vocabularies)."""
+    _load(load_objectives, Path(objectives) if objectives else DEFAULT_OBJECTIVES)
+    _load(load_indicators, Path(indicators) if indicators else DEFAULT_INDICATORS)
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--contacts", default=300, show_default=True, help="How many contacts")
@@ -186,6 +202,7 @@ def demo_command(contacts: int):
 
 
 def init_app(app: Flask) -> None:
-    for group in (keys_cli, neighbourhood_cli, user_cli, vocab_cli, directory_cli):
+    for group in (keys_cli, neighbourhood_cli, user_cli, vocab_cli, directory_cli,
+                  evaluation_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)

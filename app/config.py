@@ -65,6 +65,9 @@ class Defaults:
     # many hops); 0 when the app is reached directly.
     PROXY_HOPS = 0
 
+    # Small-cell suppression: counts from 1 to k-1 leave the team as "<k" (DESIGN §3).
+    SUPPRESSION_K = 5
+
     CONTACTS_PER_PAGE = 50
     # A bridge follow-up is meant to be short: open longer than this, it is flagged for review.
     BRIDGE_REVIEW_DAYS = 90

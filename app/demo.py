@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from .cli import create_user
 from .extensions import db
-from .loaders import load_directory, load_vocabularies
+from .loaders import load_directory, load_evaluation, load_vocabularies
 from .models import (
     Bridge,
     BridgeHandover,
@@ -79,6 +79,7 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
     rng = random.Random(seed)
     load_vocabularies()
     load_directory()
+    load_evaluation()
     neighbourhoods = {}
     for code, name, commune in NEIGHBOURHOODS:
         n = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))

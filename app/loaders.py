@@ -151,3 +151,94 @@ def load_directory(path: Path | IO[bytes] = DEFAULT_DIRECTORY) -> LoadReport:
                 setattr(org, optional, row[optional])
     db.session.commit()
     return report
+
+
+DEFAULT_OBJECTIVES = DATA_DIR / "clss-objectives.csv"
+DEFAULT_INDICATORS = DATA_DIR / "clss-indicators.csv"
+
+
+def load_objectives(path: Path | IO[bytes] = DEFAULT_OBJECTIVES) -> LoadReport:
+    """plan,code,parent,level,title_fr,target — created or updated by (plan, code)."""
+    from .models import Objective
+
+    report = LoadReport()
+    existing = {(o.plan, o.code): o for o in db.session.scalars(select(Objective))}
+    seen: set[tuple[str, str]] = set()
+    for position, (line, malformed, row) in enumerate(
+            _rows(path, {"plan", "code", "level", "title_fr"}), start=1):
+        key = (row.get("plan", ""), row.get("code", ""))
+        target = row.get("target", "")
+        if malformed:
+            report.rejected.append((line, "wrong number of columns"))
+        elif not all(key) or not row["title_fr"] or not row["level"]:
+            report.rejected.append((line, "plan, code, level and title_fr are required"))
+        elif target and not target.isdigit():
+            report.rejected.append((line, f"target {target!r} is not a whole number"))
+        elif key in seen:
+            report.rejected.append((line, f"duplicate objective {key[1]!r}"))
+        else:
+            seen.add(key)
+            objective = existing.get(key)
+            if objective is None:
+                objective = Objective(plan=key[0], code=key[1])
+                db.session.add(objective)
+                report.created += 1
+            else:
+                report.updated += 1
+            objective.parent_code = row.get("parent") or None
+            objective.level = row["level"]
+            objective.title_fr = row["title_fr"]
+            objective.target = int(target) if target else None
+            objective.position = position
+    db.session.commit()
+    return report
+
+
+def load_indicators(path: Path | IO[bytes] = DEFAULT_INDICATORS) -> LoadReport:
+    """plan,objective,code,label_fr,record,measure,filter — each filter is checked against
+    the vocabularies; an indicator of an unknown objective is refused."""
+    from .evaluation.filters import FilterError, validate
+    from .models import Indicator, Objective
+
+    report = LoadReport()
+    objectives = {(o.plan, o.code): o for o in db.session.scalars(select(Objective))}
+    existing = {i.code: i for i in db.session.scalars(select(Indicator))}
+    seen: set[str] = set()
+    for position, (line, malformed, row) in enumerate(
+            _rows(path, {"plan", "objective", "code", "label_fr", "record", "measure"}),
+            start=1):
+        if malformed:
+            report.rejected.append((line, "wrong number of columns"))
+            continue
+        objective = objectives.get((row["plan"], row["objective"]))
+        if objective is None:
+            report.rejected.append((line, f"unknown objective {row['plan']} {row['objective']}"))
+            continue
+        if not row["code"] or not row["label_fr"] or row["code"] in seen:
+            report.rejected.append((line, "code and label_fr are required, codes are unique"))
+            continue
+        try:
+            validate(row["record"], row["measure"], row.get("filter", ""))
+        except FilterError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        seen.add(row["code"])
+        indicator = existing.get(row["code"])
+        if indicator is None:
+            indicator = Indicator(code=row["code"], active=True)
+            db.session.add(indicator)
+            report.created += 1
+        else:
+            report.updated += 1
+        indicator.objective = objective
+        indicator.label_fr = row["label_fr"]
+        indicator.record, indicator.measure = row["record"], row["measure"]
+        indicator.filter = row.get("filter", "")
+        indicator.position = position
+    db.session.commit()
+    return report
+
+
+def load_evaluation() -> tuple[LoadReport, LoadReport]:
+    """The default CLSS frame: objectives, then their indicators."""
+    return load_objectives(), load_indicators()

@@ -3,6 +3,13 @@
 from .audit import AuditEvent
 from .bridge import Bridge, BridgeHandover, BridgeStep
 from .directory import Organisation
+from .evaluation import (
+    CollectiveAction,
+    CollectiveActionTerm,
+    Indicator,
+    Objective,
+    collective_action_organisation,
+)
 from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
 from .referral import OPEN_STATUSES, STATUSES, Referral, ReferralEvent
@@ -15,9 +22,13 @@ __all__ = [
     "BridgeStep",
     "CONTACT_MULTI_TERMS",
     "CONTACT_SINGLE_TERMS",
+    "CollectiveAction",
+    "CollectiveActionTerm",
     "Contact",
     "ContactTerm",
+    "Indicator",
     "Neighbourhood",
+    "Objective",
     "Organisation",
     "OPEN_STATUSES",
     "Outing",
@@ -27,6 +38,7 @@ __all__ = [
     "Role",
     "Term",
     "User",
+    "collective_action_organisation",
     "membership",
     "outing_team",
 ]

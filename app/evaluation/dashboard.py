@@ -1,0 +1,147 @@
+"""The coordinator dashboard: every plan's objectives with their indicators for a period and
+the same period a year before, the cross-tables and the series of the charts — all of it
+suppressed before anybody sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from .. import vocab
+from ..extensions import db
+from ..models import Indicator, Neighbourhood, Objective
+from . import engine
+from .engine import Period
+from .suppression import Cell, Table, suppress_rate, suppress_table, suppress_value
+
+PLAN_TITLES = {
+    "RAQ": _l("Missions des Relais d'action de quartier"),
+    "COL": _l("Plan d'action CLSS Colignon 2022-2025"),
+    "MAR": _l("Projets CLSS Marolles"),
+}
+# Counts about people are suppressed; hours of presence, numbers of services or of collective
+# actions single nobody out.
+NOT_ABOUT_PEOPLE = {("outing", "hours"), ("outing", "count"), ("referral", "distinct_services"),
+                    ("collective_action", "count"), ("collective_action", "participants")}
+
+
+def suppression_k() -> int:
+    return int(current_app.config["SUPPRESSION_K"])
+
+
+def publish(indicator: Indicator, raw, k: int) -> Cell:
+    if indicator.measure == "rate_taken_up":
+        taken_up, closed = raw
+        return suppress_rate(taken_up, closed, k)
+    if (indicator.record, indicator.measure) in NOT_ABOUT_PEOPLE:
+        return Cell(raw)
+    return suppress_value(raw, k)
+
+
+@dataclass
+class Figure:
+    indicator: Indicator
+    current: Cell
+    previous: Cell
+
+
+@dataclass
+class ObjectiveBlock:
+    objective: Objective
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
+class PlanBlock:
+    plan: str
+    title: str
+    objectives: list[ObjectiveBlock] = field(default_factory=list)
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    neighbourhoods: list[Neighbourhood]
+    k: int
+    plans: list[PlanBlock]
+    figures: list[Figure]
+    people_by_month: list[tuple[Period, Cell]]
+    theme_month: Table
+    situation_neighbourhood: Table
+    outcome_category: Table
+
+
+def active_indicators() -> list[Indicator]:
+    return list(db.session.scalars(
+        select(Indicator).join(Objective).where(Indicator.active.is_(True))
+        .order_by(Objective.plan, Objective.position, Indicator.position)))
+
+
+def indicator_figures(neighbourhood_ids, period: Period, k: int) -> list[Figure]:
+    indicators = active_indicators()
+    current = engine.compute(indicators, neighbourhood_ids, period)
+    previous = engine.compute(indicators, neighbourhood_ids, period.year_before())
+    return [Figure(i, publish(i, current[i.code], k), publish(i, previous[i.code], k))
+            for i in indicators]
+
+
+def _plans(figures: list[Figure]) -> list[PlanBlock]:
+    objectives = db.session.scalars(
+        select(Objective).order_by(Objective.plan, Objective.position)).all()
+    by_objective: dict[int, list[Figure]] = {}
+    for figure in figures:
+        by_objective.setdefault(figure.indicator.objective_id, []).append(figure)
+    plans: dict[str, PlanBlock] = {}
+    for objective in objectives:
+        block = plans.setdefault(objective.plan, PlanBlock(
+            objective.plan, PLAN_TITLES.get(objective.plan, objective.plan)))
+        block.objectives.append(ObjectiveBlock(objective, by_objective.get(objective.id, [])))
+    order = list(PLAN_TITLES)
+    return sorted(plans.values(), key=lambda p: (order.index(p.plan) if p.plan in order
+                                                 else len(order), p.plan))
+
+
+def theme_month_table(ids, period: Period, k: int) -> Table:
+    months = period.months()
+    data = engine.term_by_month("theme", ids, period)
+    themes = [t.code for t in vocab.terms("theme", include_inactive=True)]
+    return suppress_table(themes, months,
+                          [data.get(code, [0] * len(months)) for code in themes], k)
+
+
+def situation_neighbourhood_table(neighbourhoods, period: Period, k: int) -> Table:
+    ids = [n.id for n in neighbourhoods]
+    data = engine.term_by_neighbourhood("situation", ids, period)
+    situations = [t.code for t in vocab.terms("situation", include_inactive=True)]
+    return suppress_table(situations, neighbourhoods,
+                          [[data.get((s, n.id), 0) for n in neighbourhoods] for s in situations],
+                          k)
+
+
+def outcome_category_table(ids, period: Period, k: int) -> Table:
+    data = engine.outcome_by_category(ids, period)
+    outcomes = [t.code for t in vocab.terms("referral_outcome", include_inactive=True)] + \
+        ["en_cours"]
+    categories = [t.code for t in vocab.terms("org_category", include_inactive=True)]
+    if any(c == "" for _, c in data):
+        categories.append("")
+    return suppress_table(outcomes, categories,
+                          [[data.get((o, c), 0) for c in categories] for o in outcomes], k)
+
+
+def build(neighbourhoods: list[Neighbourhood], period: Period) -> Dashboard:
+    k = suppression_k()
+    ids = [n.id for n in neighbourhoods]
+    figures = indicator_figures(ids, period, k)
+    return Dashboard(
+        period=period, neighbourhoods=neighbourhoods, k=k, plans=_plans(figures),
+        figures=figures,
+        people_by_month=[(m, suppress_value(v, k))
+                         for m, v in engine.contacts_by_month(ids, period)],
+        theme_month=theme_month_table(ids, period, k),
+        situation_neighbourhood=situation_neighbourhood_table(neighbourhoods, period, k),
+        outcome_category=outcome_category_table(ids, period, k),
+    )

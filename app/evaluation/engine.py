@@ -1,0 +1,258 @@
+"""Indicators computed by SQL aggregation, for any set of neighbourhoods and any period.
+
+Every indicator of one record type is computed in a single scan (conditional aggregation:
+one SUM(CASE …) per indicator), so the whole dashboard costs a handful of queries whatever
+the number of indicators. Nothing is ever loaded row by row into Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import and_, case, exists, func, literal, select, true
+from sqlalchemy.sql import ColumnElement
+
+from ..extensions import db
+from ..models import (
+    Bridge,
+    CollectiveAction,
+    CollectiveActionTerm,
+    Contact,
+    ContactTerm,
+    Organisation,
+    Outing,
+    Referral,
+)
+from .filters import CONTACT_FIELDS, CONTACT_MULTI, parse
+
+SINGLE_COLUMNS = {
+    "contact": {f: getattr(Contact, f) for f in CONTACT_FIELDS if f not in CONTACT_MULTI},
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days from `start` to `end` included, in the local time of the field work."""
+
+    start: date
+    end: date
+
+    def bounds(self) -> tuple[datetime, datetime]:
+        tz = ZoneInfo(current_app.config["LOCAL_TIMEZONE"])
+        return (datetime.combine(self.start, time.min, tzinfo=tz),
+                datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz))
+
+    def year_before(self) -> Period:
+        return Period(_minus_year(self.start), _minus_year(self.end))
+
+    def months(self) -> list[Period]:
+        months, first = [], self.start.replace(day=1)
+        while first <= self.end:
+            following = (first + timedelta(days=32)).replace(day=1)
+            months.append(Period(max(first, self.start),
+                                 min(following - timedelta(days=1), self.end)))
+            first = following
+        return months
+
+
+def _minus_year(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+# -- conditions ---------------------------------------------------------------------------------
+def _contact_clause(field: str, values: list[str]) -> ColumnElement:
+    if field in CONTACT_MULTI:
+        return exists().where(ContactTerm.contact_id == Contact.id,
+                              ContactTerm.vocabulary == field, ContactTerm.code.in_(values))
+    return getattr(Contact, field).in_(values)
+
+
+def _clause(record: str, field: str, values: list[str]) -> ColumnElement:
+    if field in CONTACT_FIELDS and record in ("contact", "referral", "bridge"):
+        return _contact_clause(field, values)
+    if record == "referral":
+        if field == "org_category":
+            return Organisation.category.in_(values)
+        return getattr(Referral, field).in_(values)
+    if record == "bridge":
+        if field == "org_category":
+            return Organisation.category.in_(values)
+        return getattr(Bridge, field).in_(values)
+    if record == "outing":
+        return Outing.kind.in_(values)
+    if record == "collective_action":
+        if field == "theme":
+            return exists().where(CollectiveActionTerm.action_id == CollectiveAction.id,
+                                  CollectiveActionTerm.vocabulary == "theme",
+                                  CollectiveActionTerm.code.in_(values))
+        return CollectiveAction.mission.in_(values)
+    raise ValueError(f"no field {field} on {record}")
+
+
+def condition(record: str, filter_text: str | None) -> ColumnElement:
+    clauses = [_clause(record, field, values) for field, values in parse(filter_text)]
+    return and_(true(), *clauses) if clauses else true()
+
+
+# -- the scan of one record type -----------------------------------------------------------------
+def _scope(record: str, neighbourhood_ids, period: Period, *, closing: bool = False):
+    """FROM, joins and WHERE for one record type in the neighbourhoods and the period."""
+    ids = list(neighbourhood_ids)
+    start, end = period.bounds()
+    if record == "contact":
+        return select().select_from(Contact).where(
+            Contact.neighbourhood_id.in_(ids), Contact.occurred_at >= start,
+            Contact.occurred_at < end)
+    if record == "referral":
+        return select().select_from(Referral).join(Contact, Referral.contact_id == Contact.id) \
+            .join(Organisation, Referral.organisation_id == Organisation.id).where(
+                Referral.neighbourhood_id.in_(ids), Referral.created_at >= start,
+                Referral.created_at < end)
+    if record == "bridge":
+        # Counting closings (an outcome) dates them by their closing, else by their opening.
+        moment = Bridge.closed_at if closing else Bridge.opened_at
+        return select().select_from(Bridge) \
+            .join(Contact, Bridge.origin_contact_id == Contact.id) \
+            .outerjoin(Organisation, Bridge.organisation_id == Organisation.id).where(
+                Bridge.neighbourhood_id.in_(ids), moment >= start, moment < end)
+    if record == "outing":
+        return select().select_from(Outing).where(
+            Outing.neighbourhood_id.in_(ids), Outing.started_at >= start,
+            Outing.started_at < end)
+    if record == "collective_action":
+        return select().select_from(CollectiveAction).where(
+            CollectiveAction.neighbourhood_id.in_(ids),
+            CollectiveAction.occurred_on >= period.start,
+            CollectiveAction.occurred_on <= period.end)
+    raise ValueError(record)
+
+
+def _hours(dialect: str) -> ColumnElement:
+    if dialect == "postgresql":
+        return func.extract("epoch", Outing.ended_at - Outing.started_at) / 3600.0
+    return (func.julianday(Outing.ended_at) - func.julianday(Outing.started_at)) * 24.0
+
+
+def _sum_if(cond, value) -> ColumnElement:
+    return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
+
+
+def _columns(record: str, measure: str, cond, dialect: str) -> list[ColumnElement]:
+    if measure == "count":
+        return [_sum_if(cond, 1)]
+    if measure == "people":
+        return [_sum_if(cond, Contact.people_count)]
+    if measure == "participants":
+        return [_sum_if(cond, CollectiveAction.participants)]
+    if measure == "hours":
+        return [func.coalesce(func.sum(case(
+            (and_(cond, Outing.ended_at.is_not(None)), _hours(dialect)), else_=0.0)), 0.0)]
+    if measure == "distinct_services":
+        return [func.count(func.distinct(case((cond, Referral.organisation_id))))]
+    if measure == "rate_taken_up":
+        closed = and_(cond, Referral.status == "closed")
+        return [_sum_if(and_(closed, Referral.outcome == "accroche"), 1), _sum_if(closed, 1)]
+    raise ValueError(measure)
+
+
+def _closing(indicator) -> bool:
+    return indicator.record == "bridge" and any(
+        field in ("outcome", "status") for field, _ in parse(indicator.filter))
+
+
+def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
+    """code → raw value: an int or float, or (taken up, closed) for a rate."""
+    dialect = db.engine.dialect.name
+    results: dict[str, object] = {}
+    groups: dict[tuple[str, bool], list] = {}
+    for indicator in indicators:
+        if indicator.measure == "distinct_persons_repeat":
+            results[indicator.code] = _repeat_persons(indicator, neighbourhood_ids, period)
+        else:
+            groups.setdefault((indicator.record, _closing(indicator)), []).append(indicator)
+    for (record, closing), members in groups.items():
+        columns, slots = [], []
+        for indicator in members:
+            cols = _columns(record, indicator.measure, condition(record, indicator.filter),
+                            dialect)
+            slots.append((indicator, len(columns), len(cols)))
+            columns.extend(cols)
+        stmt = _scope(record, neighbourhood_ids, period, closing=closing) \
+            .add_columns(*columns)
+        row = db.session.execute(stmt).one()
+        for indicator, offset, width in slots:
+            values = row[offset:offset + width]
+            results[indicator.code] = tuple(int(v or 0) for v in values) if width > 1 else \
+                _number(values[0])
+    return results
+
+
+def _number(value):
+    if value is None:
+        return 0
+    return round(float(value), 1) if isinstance(value, float) else int(value)
+
+
+def _repeat_persons(indicator, neighbourhood_ids, period: Period) -> int:
+    """Distinct person codes met at least twice in the period (the lasting link)."""
+    persons = _scope("contact", neighbourhood_ids, period).add_columns(
+        Contact.person_code_hash
+    ).where(Contact.person_code_hash.is_not(None),
+            condition("contact", indicator.filter)) \
+        .group_by(Contact.person_code_hash).having(func.count() >= 2).subquery()
+    return db.session.scalar(select(func.count()).select_from(persons)) or 0
+
+
+# -- cross-tables --------------------------------------------------------------------------------
+def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, int]]:
+    """People met per calendar month (local time), in one scan."""
+    months = period.months()
+    columns = []
+    for month in months:
+        start, end = month.bounds()
+        columns.append(_sum_if(and_(Contact.occurred_at >= start, Contact.occurred_at < end),
+                               Contact.people_count))
+    row = db.session.execute(_scope("contact", neighbourhood_ids, period)
+                             .add_columns(*columns)).one()
+    return list(zip(months, (int(v or 0) for v in row), strict=True))
+
+
+def term_by_month(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
+    """{code: [people per month]} for a multi-valued contact vocabulary."""
+    months = period.months()
+    columns = []
+    for month in months:
+        start, end = month.bounds()
+        columns.append(_sum_if(and_(Contact.occurred_at >= start, Contact.occurred_at < end),
+                               Contact.people_count))
+    stmt = _scope("contact", neighbourhood_ids, period).join(
+        ContactTerm, and_(ContactTerm.contact_id == Contact.id,
+                          ContactTerm.vocabulary == vocabulary)
+    ).add_columns(ContactTerm.code, *columns).group_by(ContactTerm.code)
+    return {row[0]: [int(v or 0) for v in row[1:]] for row in db.session.execute(stmt)}
+
+
+def term_by_neighbourhood(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
+    """{(code, neighbourhood id): people} for a multi-valued contact vocabulary."""
+    stmt = _scope("contact", neighbourhood_ids, period).join(
+        ContactTerm, and_(ContactTerm.contact_id == Contact.id,
+                          ContactTerm.vocabulary == vocabulary)
+    ).add_columns(ContactTerm.code, Contact.neighbourhood_id,
+                  func.sum(Contact.people_count)).group_by(ContactTerm.code,
+                                                           Contact.neighbourhood_id)
+    return {(code, nid): int(n or 0) for code, nid, n in db.session.execute(stmt)}
+
+
+def outcome_by_category(neighbourhood_ids, period: Period) -> dict:
+    """{(outcome or 'open', org category or ''): referrals} for referrals made in the period."""
+    outcome = func.coalesce(Referral.outcome, literal("en_cours"))
+    category = func.coalesce(Organisation.category, literal(""))
+    stmt = _scope("referral", neighbourhood_ids, period).add_columns(
+        outcome, category, func.count()).group_by(outcome, category)
+    return {(o, c): int(n) for o, c, n in db.session.execute(stmt)}

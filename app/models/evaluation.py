@@ -1,0 +1,122 @@
+"""The CLSS evaluation frame (objectives, indicators) and collective actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .directory import Organisation
+from .people import Neighbourhood
+from .types import UTCDateTime, utcnow
+
+collective_action_organisation = Table(
+    "collective_action_organisation",
+    db.metadata,
+    Column("action_id", ForeignKey("collective_action.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("organisation_id", ForeignKey("organisation.id"), primary_key=True),
+)
+
+
+class CollectiveActionTerm(db.Model):
+    """A theme of a collective action."""
+
+    __tablename__ = "collective_action_term"
+    __table_args__ = (
+        ForeignKeyConstraint(["vocabulary", "code"], ["term.vocabulary", "term.code"],
+                             name="fk_collective_action_term_term"),
+    )
+
+    action_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("collective_action.id", ondelete="CASCADE"), primary_key=True)
+    vocabulary: Mapped[str] = mapped_column(String(40), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class CollectiveAction(db.Model):
+    """A collective or community action, or a networking (maillage) meeting: counts only,
+    no person is recorded."""
+
+    __tablename__ = "collective_action"
+    __table_args__ = (
+        CheckConstraint("participants >= 0", name="participants_not_negative"),
+        Index("ix_collective_action_neighbourhood_day", "neighbourhood_id", "occurred_on"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    mission: Mapped[str] = mapped_column(String(40))  # collective_mission term code
+    occurred_on: Mapped[date] = mapped_column(Date)
+    participants: Mapped[int] = mapped_column(default=0)
+    # A short name of the action ("Stand santé au marché"), never about a person.
+    title: Mapped[str | None] = mapped_column(String(120))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    neighbourhood: Mapped[Neighbourhood] = relationship()
+    organisations: Mapped[list[Organisation]] = relationship(
+        secondary=collective_action_organisation, order_by=Organisation.name)
+    terms: Mapped[list[CollectiveActionTerm]] = relationship(
+        cascade="all, delete-orphan",
+        order_by=(CollectiveActionTerm.vocabulary, CollectiveActionTerm.code))
+
+    def codes(self, vocabulary: str) -> list[str]:
+        return [t.code for t in self.terms if t.vocabulary == vocabulary]
+
+    def set_codes(self, vocabulary: str, codes: list[str]) -> None:
+        wanted = list(dict.fromkeys(codes))
+        kept = [t for t in self.terms if t.vocabulary != vocabulary or t.code in wanted]
+        present = {t.code for t in kept if t.vocabulary == vocabulary}
+        kept += [CollectiveActionTerm(vocabulary=vocabulary, code=c)
+                 for c in wanted if c not in present]
+        self.terms = kept
+
+
+class Objective(db.Model):
+    __table_args__ = (UniqueConstraint("plan", "code", name="uq_objective_plan_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan: Mapped[str] = mapped_column(String(20))  # RAQ, COL, MAR, …
+    code: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(String(20))
+    level: Mapped[str] = mapped_column(String(20))
+    title_fr: Mapped[str] = mapped_column(Text)
+    target: Mapped[int | None] = mapped_column()
+    position: Mapped[int] = mapped_column(default=0)
+
+    indicators: Mapped[list[Indicator]] = relationship(
+        back_populates="objective", order_by="Indicator.position")
+
+
+class Indicator(db.Model):
+    """A declarative count over records: `record`, `measure` and a `filter`
+    (``field=a|b;field2=c``: clauses AND-ed, alternatives OR-ed)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objective.id"), index=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    label_fr: Mapped[str] = mapped_column(String(300))
+    record: Mapped[str] = mapped_column(String(30))
+    measure: Mapped[str] = mapped_column(String(30))
+    filter: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)
+
+    objective: Mapped[Objective] = relationship(back_populates="indicators")
