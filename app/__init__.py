@@ -101,9 +101,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 def _select_locale() -> str:
-    from flask import current_app
-
-    from flask import has_request_context
+    from flask import current_app, has_request_context
 
     if not has_request_context():  # command line, benchmarks: the default language
         return "fr"
@@ -133,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .auth import bp as auth_bp
     from .bridges import bp as bridges_bp
+    from .evaluation import bp as evaluation_bp
     from .outreach import bp as outreach_bp
     from .partners import bp as partners_bp
     from .referrals import bp as referrals_bp
@@ -141,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(outreach_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(bridges_bp)
+    app.register_blueprint(evaluation_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")

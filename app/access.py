@@ -18,11 +18,20 @@ from flask_login import current_user
 from sqlalchemy import false, select
 
 from .extensions import db, login_manager
-from .models import Bridge, BridgeStep, Contact, Neighbourhood, Outing, Referral, Role
+from .models import (
+    Bridge,
+    BridgeStep,
+    CollectiveAction,
+    Contact,
+    Neighbourhood,
+    Outing,
+    Referral,
+    Role,
+)
 
 # Records that belong to a neighbourhood and are read only by its field workers. Coordinators
 # see counts, partners their referrals, admins manage people: none reads a single contact.
-NEIGHBOURHOOD_RECORDS = (Contact, Outing, Referral, Bridge)
+NEIGHBOURHOOD_RECORDS = (Contact, Outing, Referral, Bridge, CollectiveAction)
 
 
 def role_required(*roles: Role | str):

@@ -7,7 +7,7 @@ the form or from the offline queue. Messages are translatable and collected per 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
@@ -108,6 +108,26 @@ class Checker:
             self.fail(field, _l("Ce moment est trop ancien."))
             return None
         return moment
+
+    def day(self, field: str, *, required: bool, future_ok: bool) -> date | None:
+        value = self.payload.get(field)
+        if self._missing(field, value, required):
+            return None
+        if not isinstance(value, str):
+            self.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
+            return None
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            self.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
+            return None
+        if day.year < 2000 or day.year > 2100:
+            self.fail(field, _l("Date hors limites."))
+            return None
+        if not future_ok and day > datetime.now(UTC).date() + timedelta(days=1):
+            self.fail(field, _l("Ce jour est dans le futur."))
+            return None
+        return day
 
     def uuid(self, field: str) -> uuid.UUID | None:
         value = self.payload.get(field)

@@ -35,7 +35,7 @@ bp = Blueprint("core", __name__)
 
 HOME_BY_ROLE = {
     Role.FIELD_WORKER: "outreach.today",
-    Role.COORDINATOR: "admin.coordinator_home",
+    Role.COORDINATOR: "evaluation.view",
     Role.PARTNER: "partners.home",
     Role.ADMIN: "admin.admin_home",
 }

@@ -42,6 +42,11 @@ def _record(anonymous: int = 302) -> dict:
     return {"anonymous": anonymous, "*": 404}
 
 
+def _evaluation(status: int) -> dict:
+    """Aggregates: coordinators and field workers of their own neighbourhoods."""
+    return {"anonymous": 302, "field_worker": status, "coordinator": status, "*": 403}
+
+
 def _api(worker: int, partner: int = 403) -> dict:
     return {"anonymous": 401, "field_worker": worker, "partner": partner, "*": 403}
 
@@ -93,8 +98,36 @@ CASES = [
          form={"outcome": "refus"}),
     Case("bridges.person_code_history", "POST", "/person-code-history",
          _only("field_worker", 200), form={"person_code": "MAR-01"}),
+    Case("outreach.collective_actions", "GET", "/collective-actions",
+         _only("field_worker", 200)),
+    Case("outreach.new_collective_action", "GET", "/collective-actions/new",
+         _only("field_worker", 200)),
+    Case("outreach.new_collective_action", "POST", "/collective-actions/new",
+         _only("field_worker", 403), form={"neighbourhood": "marolles", "mission": "maillage",
+                                           "occurred_on": "2026-01-05"}),
+    Case("outreach.edit_collective_action", "GET", "/collective-actions/{action}/edit",
+         _record()),
+    Case("outreach.edit_collective_action", "POST", "/collective-actions/{action}/edit",
+         _record(), form={"mission": "maillage"}),
+    Case("evaluation.view", "GET", "/evaluation", _evaluation(200)),
+    Case("evaluation.view", "GET", "/evaluation?n=marolles", _evaluation(404)),
+    Case("evaluation.printable", "GET", "/evaluation/print", _evaluation(200)),
+    Case("evaluation.export_csv", "GET", "/evaluation/export/indicators.csv",
+         {**_evaluation(200), "*": 404}),  # the address names a table: 404 to other roles
+    Case("evaluation.export_xlsx", "GET", "/evaluation/export.xlsx?n=marolles",
+         _evaluation(404)),
+    Case("evaluation.indicators", "GET", "/evaluation/indicators", _only("coordinator", 200)),
+    Case("evaluation.new_indicator", "GET", "/evaluation/indicators/new",
+         _only("coordinator", 200)),
+    Case("evaluation.new_indicator", "POST", "/evaluation/indicators/new",
+         _only("coordinator", 422), form={"code": ""}),
+    Case("evaluation.edit_indicator", "GET", "/evaluation/indicators/999999/edit", _record()),
+    Case("evaluation.edit_indicator", "POST", "/evaluation/indicators/999999/edit", _record(),
+         form={}),
+    Case("evaluation.edit_objective", "GET", "/evaluation/objectives/999999/edit", _record()),
+    Case("evaluation.edit_objective", "POST", "/evaluation/objectives/999999/edit", _record(),
+         form={}),
     Case("partners.home", "GET", "/partner", _only("partner", 200)),
-    Case("admin.coordinator_home", "GET", "/coordination", _only("coordinator", 200)),
     Case("admin.directory", "GET", "/admin/directory", _only("admin", 200)),
     Case("admin.new_organisation", "GET", "/admin/directory/new", _only("admin", 200)),
     Case("admin.new_organisation", "POST", "/admin/directory/new", _only("admin", 422),
@@ -130,6 +163,14 @@ CASES = [
          _record(anonymous=401), json={"outcome": "refus"}),
     Case("api.person_code_history", "POST", "/api/v1/person-codes/history", _api(200),
          json={"person_code": "MAR-01"}),
+    Case("api.get_collective_action", "GET", "/api/v1/collective-actions/{action}",
+         _record(anonymous=401)),
+    Case("api.put_collective_action", "PUT", "/api/v1/collective-actions/{action}",
+         _record(anonymous=401), json={"mission": "maillage", "occurred_on": "2026-01-05"}),
+    Case("api.indicators", "GET", "/api/v1/indicators",
+         {"anonymous": 401, "field_worker": 200, "coordinator": 200, "*": 403}),
+    Case("api.indicators", "GET", "/api/v1/indicators?neighbourhood=marolles",
+         {"anonymous": 401, "field_worker": 404, "coordinator": 404, "*": 403}),
     Case("api.get_outing", "GET", "/api/v1/outings/{outing}", _record(anonymous=401)),
     Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _record(anonymous=401),
          json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
@@ -160,8 +201,12 @@ def foreign(app, world):
         "message": "SECRET-MAROLLES message"}).status_code == 201
     assert outsider.client.post(f"/api/v1/referrals/{referral}/status", json={
         "status": "sent"}, headers={"X-CSRFToken": outsider.token}).status_code == 200
+    action = new_id()
+    assert outsider.put(f"/collective-actions/{action}", {
+        "neighbourhood": "marolles", "mission": "communautaire", "occurred_on": "2026-01-04",
+        "participants": 12, "title": "SECRET-MAROLLES fête"}).status_code == 201
     return {"contact": contact, "outing": outing, "referral": referral,
-            "organisation": world.cpas.id, "bridge": bridge, "step": step}
+            "organisation": world.cpas.id, "bridge": bridge, "step": step, "action": action}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -210,8 +255,9 @@ def test_worker_lists_never_show_other_neighbourhoods(app, world, foreign):
     login(client, world.worker.key)
     for url in ("/today", "/contacts", "/contacts?neighbourhood=marolles", "/contacts/new",
                 "/referrals", "/referrals?team=1", "/referrals?show=closed&team=1",
-                "/api/v1/referrals", "/bridges", "/bridges?team=1", "/api/v1/bridges"):
+                "/api/v1/referrals", "/bridges", "/bridges?team=1", "/api/v1/bridges",
+                "/collective-actions"):
         page = client.get(url)
         assert page.status_code == 200
-        for key in ("contact", "outing", "referral", "bridge", "step"):
+        for key in ("contact", "outing", "referral", "bridge", "step", "action"):
             assert foreign[key] not in page.text

@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .. import vocab
@@ -26,8 +27,8 @@ class OrganisationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category.choices = [("", _l("Non précisée"))] + [
-            (t.code, t.label()) for t in vocab.terms("org_category")]
+        self.category.choices = [SelectChoice("", _l("Non précisée"))] + [
+            SelectChoice(t.code, t.label()) for t in vocab.terms("org_category")]
 
 
 class DirectoryImportForm(FlaskForm):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
@@ -14,37 +11,9 @@ from ..access import role_required
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
 from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
-from ..stats import contact_counts, shown
-from ..web import local_now, local_tz
+from ..web import local_now
 from . import bp
 from .forms import DirectoryImportForm, OrganisationForm
-
-
-def _month_start(year: int, month: int) -> datetime:
-    return datetime.combine(datetime(year, month, 1).date(), time.min, tzinfo=local_tz())
-
-
-@bp.get("/coordination")
-@role_required(Role.COORDINATOR)
-def coordinator_home():
-    today = local_now().date()
-    this_month = _month_start(today.year, today.month)
-    last_month = _month_start(today.year - (today.month == 1), (today.month - 2) % 12 + 1)
-    ids = current_user.neighbourhood_ids
-    current = contact_counts(ids, this_month, local_now())
-    previous = contact_counts(ids, last_month, this_month)
-    rows = [
-        {
-            "neighbourhood": n,
-            "contacts": shown(current.get(n.id, (0, 0))[0]),
-            "people": shown(current.get(n.id, (0, 0))[1]),
-            "previous_contacts": shown(previous.get(n.id, (0, 0))[0]),
-            "previous_people": shown(previous.get(n.id, (0, 0))[1]),
-        }
-        for n in current_user.neighbourhoods
-    ]
-    return render_template("admin/coordinator_home.html", rows=rows,
-                           this_month=this_month, last_month=last_month)
 
 
 @bp.get("/admin")

@@ -244,6 +244,33 @@ def openapi_document() -> dict:
         "contacts": {"type": "array", "items": {"type": "object"}},
         "bridges": {"type": "array", "items": {"type": "object"}},
         "referrals": {"type": "array", "items": {"type": "object"}}}}
+    action_input = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["mission", "occurred_on"],
+        "properties": {
+            "neighbourhood": {"type": "string", "description": "Required when creating"},
+            "mission": {**CODE, "description": "collective_mission code"},
+            "occurred_on": {"type": "string", "format": "date"},
+            "participants": {"type": "integer", "minimum": 0, "default": 0},
+            "organisations": {"type": "array", "items": {"type": "integer"}},
+            "themes": CODE_LIST,
+            "title": {"type": ["string", "null"], "maxLength": 120,
+                      "description": "A name for the action, never about a person"},
+        },
+    }
+    action = {"type": "object", "properties": {
+        **action_input["properties"], "id": {"type": "string", "format": "uuid"},
+        "created_at": MOMENT, "updated_at": MOMENT}}
+    indicator_figure = {"type": "object", "properties": {
+        "code": {"type": "string"}, "plan": {"type": "string"},
+        "objective": {"type": "string"}, "label": {"type": "string"},
+        "record": {"type": "string"}, "measure": {"type": "string"},
+        "value": {"type": ["number", "null"], "description": "null when suppressed"},
+        "suppressed": {"type": "boolean"},
+        "previous_year": {"type": ["number", "null"]},
+        "previous_year_suppressed": {"type": "boolean"},
+        "target": {"type": ["integer", "null"]}}}
     organisation = {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"},
         "category": NULLABLE_CODE, "commune": {"type": ["string", "null"]},
@@ -376,6 +403,36 @@ def openapi_document() -> dict:
                     "200": {"description": "History", "content": {"application/json": {
                         "schema": code_history}}},
                     **_error_responses(400, 401, 403, 422)}}},
+            "/collective-actions/{id}": {
+                "parameters": _id_parameter("id"),
+                "get": _get_operation("CollectiveAction", "Read a collective action"),
+                "put": _put_operation("CollectiveAction", "Create or replace a collective "
+                                                          "action"),
+            },
+            "/indicators": {"get": {
+                "summary": "Every active indicator for neighbourhoods and a period, with "
+                           "small-cell suppression (an export: audited)",
+                "parameters": [
+                    {"name": "neighbourhood", "in": "query", "required": False,
+                     "schema": {"type": "array", "items": {"type": "string"}},
+                     "explode": True, "description": "Codes (default: all of the user's); "
+                     "one the user does not belong to answers 404"},
+                    {"name": "from", "in": "query", "required": False,
+                     "schema": {"type": "string", "format": "date"}},
+                    {"name": "to", "in": "query", "required": False,
+                     "schema": {"type": "string", "format": "date"}},
+                    {"name": "period", "in": "query", "required": False,
+                     "schema": {"type": "string", "enum": ["month", "quarter", "year",
+                                                           "custom"]}}],
+                "responses": {
+                    "200": {"description": "Indicators", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "neighbourhoods": {"type": "array", "items": {"type": "string"}},
+                            "from": {"type": "string", "format": "date"},
+                            "to": {"type": "string", "format": "date"},
+                            "k": {"type": "integer"},
+                            "indicators": {"type": "array", "items": indicator_figure}}}}}},
+                    **_error_responses(401, 403, 404, 422)}}},
             "/outings/{id}": {
                 "parameters": _id_parameter("id"),
                 "get": _get_operation("Outing", "Read an outing"),
@@ -413,6 +470,8 @@ def openapi_document() -> dict:
                 "BridgeStepInput": step_input,
                 "BridgeStep": step,
                 "BridgeClose": bridge_close,
+                "CollectiveActionInput": action_input,
+                "CollectiveAction": action,
             },
         },
     }

@@ -22,11 +22,13 @@ from ..bridges.service import (
     open_bridge,
     put_step,
 )
+from ..evaluation import dashboard, selection
 from ..extensions import db
 from ..models import (
     STATUSES,
     Bridge,
     BridgeStep,
+    CollectiveAction,
     Contact,
     Organisation,
     Outing,
@@ -34,8 +36,10 @@ from ..models import (
     Role,
 )
 from ..outreach.records import (
+    apply_collective_action,
     apply_contact,
     apply_outing,
+    clean_collective_action,
     clean_contact,
     clean_outing,
     open_note,
@@ -53,7 +57,9 @@ from .openapi import openapi_document
 from .serialize import (
     bridge_json,
     code_history_json,
+    collective_action_json,
     contact_json,
+    indicator_json,
     organisation_json,
     outing_json,
     referral_json,
@@ -322,3 +328,37 @@ def person_code_history():
     audit.record("person_code_lookup", detail={"found": not history.empty, "via": "api"})
     db.session.commit()
     return jsonify(code_history_json(history))
+
+
+# -- collective actions and indicators -----------------------------------------------------------
+@bp.get("/collective-actions/<uuid:action_id>")
+@role_required(Role.FIELD_WORKER)
+def get_collective_action(action_id):
+    return jsonify(collective_action_json(get_scoped_or_404(CollectiveAction, action_id)))
+
+
+@bp.put("/collective-actions/<uuid:action_id>")
+@role_required(Role.FIELD_WORKER)
+def put_collective_action(action_id):
+    return _put(CollectiveAction, action_id, clean_collective_action,
+                _creator(CollectiveAction, apply_collective_action,
+                         created_by_id=current_user.id),
+                apply_collective_action, collective_action_json)
+
+
+@bp.get("/indicators")
+@role_required(Role.COORDINATOR, Role.FIELD_WORKER)
+def indicators():
+    chosen = selection.read(request.args, strict=True)
+    k = dashboard.suppression_k()
+    figures = dashboard.indicator_figures([n.id for n in chosen.neighbourhoods],
+                                          chosen.period, k)
+    audit.record("export", object_type="evaluation", detail={
+        "format": "api", "neighbourhoods": [n.code for n in chosen.neighbourhoods],
+        "from": chosen.period.start.isoformat(), "to": chosen.period.end.isoformat()})
+    db.session.commit()
+    return jsonify(
+        neighbourhoods=[n.code for n in chosen.neighbourhoods],
+        **{"from": chosen.period.start.isoformat(), "to": chosen.period.end.isoformat()},
+        k=k, indicators=[indicator_json(f) for f in figures],
+    )

@@ -148,3 +148,37 @@ def code_history_json(history) -> dict:
         "referrals": [{"id": str(r.id), "organisation": r.organisation_id, "status": r.status,
                        "outcome": r.outcome} for r in history.referrals],
     }
+
+
+def collective_action_json(action) -> dict:
+    return {
+        "id": str(action.id),
+        "neighbourhood": action.neighbourhood.code,
+        "mission": action.mission,
+        "occurred_on": action.occurred_on.isoformat(),
+        "participants": action.participants,
+        "organisations": [o.id for o in action.organisations],
+        "themes": action.codes("theme"),
+        "title": action.title,
+        "created_at": iso(action.created_at),
+        "updated_at": iso(action.updated_at),
+    }
+
+
+def indicator_json(figure) -> dict:
+    """One indicator figure, suppressed: a hidden figure is null with "suppressed": true."""
+    indicator, cell = figure.indicator, figure.current
+    previous = figure.previous
+    return {
+        "code": indicator.code,
+        "plan": indicator.objective.plan,
+        "objective": indicator.objective.code,
+        "label": indicator.label_fr,
+        "record": indicator.record,
+        "measure": indicator.measure,
+        "value": None if cell.suppressed else cell.value,
+        "suppressed": cell.suppressed,
+        "previous_year": None if previous.suppressed else previous.value,
+        "previous_year_suppressed": previous.suppressed,
+        "target": indicator.objective.target,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -90,32 +90,9 @@ def clean_bridge(payload: dict, existing: Bridge | None = None, *, user) -> dict
         check.fail("lead", _l("Choisissez qui mène le suivi."))
     clean["organisation"] = _organisation(
         check, "organisation", keep_id=existing.organisation_id if existing else None)
-    clean["next_step_due"] = _day(check, "next_step_due", required=False, future_ok=True)
+    clean["next_step_due"] = check.day("next_step_due", required=False, future_ok=True)
     check.done()
     return clean
-
-
-def _day(check: Checker, field: str, *, required: bool, future_ok: bool) -> date | None:
-    value = check.payload.get(field)
-    if value is None or value == "":
-        if required:
-            check.fail(field, _l("Ce champ est obligatoire."))
-        return None
-    if not isinstance(value, str):
-        check.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        check.fail(field, _l("Une date AAAA-MM-JJ est attendue."))
-        return None
-    if day.year < 2000 or day.year > 2100:
-        check.fail(field, _l("Date hors limites."))
-        return None
-    if not future_ok and day > datetime.now(UTC).date() + timedelta(days=1):
-        check.fail(field, _l("Ce jour est dans le futur."))
-        return None
-    return day
 
 
 def open_bridge(bridge_id: uuid.UUID, clean: dict, user) -> Bridge:
@@ -157,7 +134,7 @@ def hand_over(bridge: Bridge, to: User, user) -> None:
 def clean_step(payload: dict) -> dict:
     check = Checker(payload, STEP_FIELDS)
     clean = {
-        "occurred_on": _day(check, "occurred_on", required=True, future_ok=False),
+        "occurred_on": check.day("occurred_on", required=True, future_ok=False),
         "kind": check.term("kind", "bridge_step_kind"),
         "note": check.text("note", max_length=NOTE_MAX_LENGTH) if check.has("note") else None,
     }

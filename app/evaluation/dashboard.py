@@ -145,3 +145,32 @@ def build(neighbourhoods: list[Neighbourhood], period: Period) -> Dashboard:
         situation_neighbourhood=situation_neighbourhood_table(neighbourhoods, period, k),
         outcome_category=outcome_category_table(ids, period, k),
     )
+
+
+def _ranked(pairs, limit: int | None = None) -> list[tuple[str, Cell]]:
+    """Non-zero items, largest first (a hidden one counts as k−1 for the order)."""
+    items = [(label, cell) for label, cell in pairs if cell.value]
+    items.sort(key=lambda item: -item[1].value)
+    return items[:limit] if limit else items
+
+
+def charts(board: Dashboard) -> dict[str, list[tuple[str, Cell]]]:
+    themes = vocab.labels_for("theme")
+    situations = vocab.labels_for("situation")
+    outcomes = {**vocab.labels_for("referral_outcome"), "en_cours": str(_l("En cours"))}
+    categories = {**vocab.labels_for("org_category"), "": str(_l("Sans catégorie"))}
+    outcome_table = board.outcome_category
+    saturated = next((cells for key, cells, _ in outcome_table.rows()
+                      if key == "service_sature"), [])
+    return {
+        "months": [(m.start.strftime("%m/%y"), cell) for m, cell in board.people_by_month],
+        "themes": _ranked(((themes.get(key, key), total)
+                           for key, _, total in board.theme_month.rows()), 10),
+        "situations": _ranked(((situations.get(key, key), total)
+                               for key, _, total in board.situation_neighbourhood.rows()), 10),
+        "outcomes": _ranked((outcomes.get(key, key), total)
+                            for key, _, total in outcome_table.rows()),
+        "saturation": _ranked((categories.get(key, key), cell)
+                              for key, cell in zip(outcome_table.col_keys, saturated,
+                                                   strict=False)),
+    }

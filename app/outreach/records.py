@@ -185,3 +185,50 @@ def current_outing(user) -> Outing | None:
         scoped(Outing, user).where(Outing.ended_at.is_(None), Outing.id.in_(mine))
         .order_by(Outing.started_at.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+ACTION_FIELDS = {"neighbourhood", "mission", "occurred_on", "participants", "organisations",
+                 "themes", "title"}
+
+
+def clean_collective_action(payload: dict, existing=None, *, from_form=False) -> dict:
+    from ..models import Organisation
+
+    check = Checker(payload, ACTION_FIELDS, from_form=from_form)
+    clean: dict = {
+        "neighbourhood": _neighbourhood(check, existing.neighbourhood if existing else None),
+        "mission": check.term("mission", "collective_mission",
+                              keep=existing.mission if existing else None),
+        "occurred_on": check.day("occurred_on", required=True, future_ok=True),
+        "participants": check.integer("participants", minimum=0, maximum=100000, default=0),
+        "themes": check.terms("themes", "theme",
+                              keep=existing.codes("theme") if existing else []),
+        "title": check.text("title", max_length=120),
+    }
+    if clean["mission"] is None and "mission" not in check.errors:
+        check.fail("mission", _l("Choisissez la mission."))
+    ids = check.payload.get("organisations", [])
+    if from_form and isinstance(ids, list):
+        ids = [int(i) if isinstance(i, str) and i.isdigit() else i for i in ids]
+    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                            for i in ids):
+        check.fail("organisations", _l("Une liste d'identifiants de services est attendue."))
+        ids = []
+    found = {o.id: o for o in db.session.scalars(
+        select(Organisation).where(Organisation.id.in_(ids)))} if ids else {}
+    if len(found) != len(set(ids)):
+        check.fail("organisations", _l("Service inconnu."))
+    clean["organisations"] = [found[i] for i in dict.fromkeys(ids) if i in found]
+    check.done()
+    return clean
+
+
+def apply_collective_action(action, clean: dict) -> None:
+    action.neighbourhood = clean["neighbourhood"]
+    action.neighbourhood_id = clean["neighbourhood"].id
+    action.mission = clean["mission"]
+    action.occurred_on = clean["occurred_on"]
+    action.participants = clean["participants"]
+    action.title = clean["title"]
+    action.organisations = clean["organisations"]
+    action.set_codes("theme", clean["themes"])

@@ -15,15 +15,25 @@ from ..access import get_scoped_or_404, role_required, scoped
 from ..bridges.history import history_for_hash
 from ..bridges.service import follow_ups, open_bridges_led_by
 from ..extensions import db
-from ..models import CONTACT_MULTI_TERMS, Contact, ContactTerm, Neighbourhood, Outing, Role
-from ..referrals.service import referrals_of_contact
+from ..models import (
+    CONTACT_MULTI_TERMS,
+    CollectiveAction,
+    Contact,
+    ContactTerm,
+    Neighbourhood,
+    Outing,
+    Role,
+)
+from ..referrals.service import active_organisations, referrals_of_contact
 from ..validation import Invalid
 from ..web import local_now, local_tz
 from . import bp
 from .forms import contact_payload, local_input_value, outing_payload
 from .records import (
+    apply_collective_action,
     apply_contact,
     apply_outing,
+    clean_collective_action,
     clean_contact,
     clean_outing,
     current_outing,
@@ -266,3 +276,77 @@ def contacts():
         filters=filters, neighbourhoods=current_user.neighbourhoods,
         themes=vocab.terms("theme"), situations=vocab.terms("situation"),
     )
+
+
+# -- collective actions (missions 3 and 4, maillage) ---------------------------------------------
+def _action_form(action, values: dict, errors: dict, status: int = 200):
+    return render_template("outreach/collective_action_form.html", action=action, values=values,
+                           errors=errors, neighbourhoods=current_user.neighbourhoods,
+                           organisations=active_organisations()), status
+
+
+def _action_payload(form) -> dict:
+    return {"neighbourhood": form.get("neighbourhood") or None,
+            "mission": form.get("mission") or None,
+            "occurred_on": form.get("occurred_on") or None,
+            "participants": form.get("participants", "0"),
+            "organisations": form.getlist("organisations"), "themes": form.getlist("themes"),
+            "title": form.get("title", "")}
+
+
+def _action_values(form) -> dict:
+    return {**{key: form.get(key) for key in form}, "organisations": form.getlist(
+        "organisations"), "themes": form.getlist("themes")}
+
+
+@bp.get("/collective-actions")
+@worker_only
+def collective_actions():
+    actions = db.session.scalars(
+        scoped(CollectiveAction).order_by(CollectiveAction.occurred_on.desc()).limit(200)).all()
+    return render_template("outreach/collective_actions.html", actions=actions)
+
+
+@bp.route("/collective-actions/new", methods=["GET", "POST"])
+@worker_only
+def new_collective_action():
+    if not current_user.neighbourhoods:
+        abort(403)
+    if request.method == "POST":
+        try:
+            clean = clean_collective_action(_action_payload(request.form), from_form=True)
+        except Invalid as exc:
+            return _action_form(None, _action_values(request.form), exc.errors, 422)
+        action = CollectiveAction(id=uuid.uuid4(), created_by_id=current_user.id)
+        apply_collective_action(action, clean)
+        db.session.add(action)
+        db.session.commit()
+        flash(_("Action collective enregistrée."), "success")
+        return redirect(url_for("outreach.collective_actions"))
+    usual = _usual_neighbourhood()
+    return _action_form(None, {"neighbourhood": usual.code if usual else "",
+                               "occurred_on": local_now().date().isoformat(),
+                               "participants": "0"}, {})
+
+
+@bp.route("/collective-actions/<uuid:action_id>/edit", methods=["GET", "POST"])
+@worker_only
+def edit_collective_action(action_id):
+    action = get_scoped_or_404(CollectiveAction, action_id)
+    if request.method == "POST":
+        try:
+            clean = clean_collective_action(_action_payload(request.form), action,
+                                            from_form=True)
+        except Invalid as exc:
+            db.session.rollback()
+            return _action_form(action, _action_values(request.form), exc.errors, 422)
+        apply_collective_action(action, clean)
+        db.session.commit()
+        flash(_("Action collective modifiée."), "success")
+        return redirect(url_for("outreach.collective_actions"))
+    values = {"neighbourhood": action.neighbourhood.code, "mission": action.mission,
+              "occurred_on": action.occurred_on.isoformat(),
+              "participants": str(action.participants), "title": action.title or "",
+              "themes": action.codes("theme"),
+              "organisations": [str(o.id) for o in action.organisations]}
+    return _action_form(action, values, {})

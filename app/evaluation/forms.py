@@ -1,0 +1,55 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import (
+    DataRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+
+from ..extensions import db
+from ..models import Objective
+from .filters import MEASURES, RECORDS, FilterError, validate
+
+
+class IndicatorForm(FlaskForm):
+    objective_id = SelectField(_l("Objectif"), coerce=int)
+    code = StringField(_l("Code"), validators=[
+        DataRequired(), Length(max=60),
+        Regexp(r"^[a-z0-9_]+$", message=_l("Lettres minuscules, chiffres et _ seulement."))])
+    label_fr = StringField(_l("Intitulé"), validators=[DataRequired(), Length(max=300)])
+    record = SelectField(_l("Enregistrements comptés"),
+                         choices=[SelectChoice(r, r) for r in RECORDS])
+    measure = SelectField(_l("Mesure"), choices=[
+        SelectChoice(m, m) for m in sorted({m for ms in MEASURES.values() for m in ms})])
+    filter = StringField(_l("Filtre"), validators=[Optional(), Length(max=500)],
+                         description=_l("champ=valeur1|valeur2;champ2=valeur — par exemple "
+                                        "situation=risque_perte_logement;org_category="
+                                        "logement_energie"))
+    position = IntegerField(_l("Ordre"), default=0, validators=[Optional(),
+                                                                NumberRange(0, 10000)])
+    active = BooleanField(_l("Actif"), default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.objective_id.choices = [
+            SelectChoice(o.id, f"{o.plan} {o.code} — {o.title_fr[:70]}")
+            for o in db.session.scalars(select(Objective).order_by(Objective.plan,
+                                                                   Objective.position))]
+
+    def validate_filter(self, field):
+        try:
+            validate(self.record.data, self.measure.data, field.data)
+        except FilterError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class ObjectiveForm(FlaskForm):
+    title_fr = TextAreaField(_l("Intitulé"), validators=[DataRequired(), Length(max=2000)])
+    target = IntegerField(_l("Cible (facultative)"), validators=[Optional(),
+                                                                 NumberRange(0, 10**9)])

@@ -1,0 +1,156 @@
+"""Dashboard, printable page, exports and the editing of the evaluation frame."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import audit
+from ..access import role_required
+from ..extensions import db
+from ..models import Indicator, Objective, Role
+from ..web import local_now
+from . import bp, dashboard, exports, selection
+from .forms import IndicatorForm, ObjectiveForm
+
+readers = role_required(Role.COORDINATOR, Role.FIELD_WORKER)
+coordinators = role_required(Role.COORDINATOR)
+
+
+def _heading(chosen: selection.Selection) -> str:
+    names = ", ".join(n.name for n in chosen.neighbourhoods)
+    return _("%(where)s, du %(start)s au %(end)s", where=names,
+             start=chosen.period.start.strftime("%d/%m/%Y"),
+             end=chosen.period.end.strftime("%d/%m/%Y"))
+
+
+def _built():
+    chosen = selection.read(request.args)
+    return chosen, dashboard.build(chosen.neighbourhoods, chosen.period)
+
+
+@bp.get("/evaluation")
+@readers
+def view():
+    chosen, board = _built()
+    return render_template("evaluation/dashboard.html", chosen=chosen, board=board,
+                           heading=_heading(chosen), charts=dashboard.charts(board))
+
+
+@bp.get("/evaluation/print")
+@readers
+def printable():
+    chosen, board = _built()
+    audit.record("export", object_type="evaluation", detail=_export_detail(chosen, "print"))
+    db.session.commit()
+    return render_template("evaluation/print.html", chosen=chosen, board=board,
+                           heading=_heading(chosen), tables=exports.TABLES,
+                           rows_for=exports.rows_for, table_title=exports.table_title,
+                           note=exports.suppression_note(board.k), generated=local_now())
+
+
+def _export_detail(chosen: selection.Selection, fmt: str, table: str | None = None) -> dict:
+    return {"format": fmt, "table": table, "neighbourhoods": [n.code for n in
+                                                              chosen.neighbourhoods],
+            "from": chosen.period.start.isoformat(), "to": chosen.period.end.isoformat()}
+
+
+def _filename(chosen: selection.Selection, name: str, ext: str) -> str:
+    return f"relais-{name}-{chosen.period.start:%Y%m%d}-{chosen.period.end:%Y%m%d}.{ext}"
+
+
+@bp.get("/evaluation/export/<table>.csv")
+@readers
+def export_csv(table):
+    if table not in exports.TABLES:
+        abort(404)
+    chosen, board = _built()
+    body = exports.to_csv(exports.rows_for(board, table))
+    audit.record("export", object_type="evaluation", detail=_export_detail(chosen, "csv", table))
+    db.session.commit()
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{_filename(chosen, table, "csv")}"'})
+
+
+@bp.get("/evaluation/export.xlsx")
+@readers
+def export_xlsx():
+    chosen, board = _built()
+    body = exports.to_xlsx(board, _heading(chosen))
+    audit.record("export", object_type="evaluation", detail=_export_detail(chosen, "xlsx"))
+    db.session.commit()
+    return Response(
+        body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition":
+                 f'attachment; filename="{_filename(chosen, "evaluation", "xlsx")}"'})
+
+
+# -- the evaluation frame, maintained by coordinators -------------------------------------------
+@bp.get("/evaluation/indicators")
+@coordinators
+def indicators():
+    objectives = db.session.scalars(
+        select(Objective).order_by(Objective.plan, Objective.position)).all()
+    return render_template("evaluation/indicators.html", objectives=objectives,
+                           plan_titles=dashboard.PLAN_TITLES)
+
+
+def _save_indicator(indicator: Indicator | None):
+    form = IndicatorForm(obj=indicator)
+    if form.validate_on_submit():
+        taken = db.session.scalar(select(Indicator).where(Indicator.code == form.code.data))
+        if taken is not None and taken is not indicator:
+            form.code.errors.append(_("Ce code est déjà utilisé."))
+        else:
+            if indicator is None:
+                indicator = Indicator()
+                db.session.add(indicator)
+            form.populate_obj(indicator)
+            indicator.filter = (form.filter.data or "").strip()
+            db.session.flush()
+            audit.record("indicator_saved", object_type="indicator", object_id=indicator.id,
+                         detail={"code": indicator.code})
+            db.session.commit()
+            flash(_("Indicateur enregistré."), "success")
+            return redirect(url_for("evaluation.indicators"))
+    return render_template("evaluation/indicator_form.html", form=form,
+                           indicator=indicator), 422 if request.method == "POST" else 200
+
+
+@bp.route("/evaluation/indicators/new", methods=["GET", "POST"])
+@coordinators
+def new_indicator():
+    return _save_indicator(None)
+
+
+@bp.route("/evaluation/indicators/<int:indicator_id>/edit", methods=["GET", "POST"])
+@coordinators
+def edit_indicator(indicator_id):
+    indicator = db.session.get(Indicator, indicator_id)
+    if indicator is None:
+        abort(404)
+    return _save_indicator(indicator)
+
+
+@bp.route("/evaluation/objectives/<int:objective_id>/edit", methods=["GET", "POST"])
+@coordinators
+def edit_objective(objective_id):
+    objective = db.session.get(Objective, objective_id)
+    if objective is None:
+        abort(404)
+    form = ObjectiveForm(obj=objective)
+    if form.validate_on_submit():
+        form.populate_obj(objective)
+        audit.record("objective_saved", object_type="objective", object_id=objective.id)
+        db.session.commit()
+        flash(_("Objectif enregistré."), "success")
+        return redirect(url_for("evaluation.indicators"))
+    return render_template("evaluation/objective_form.html", form=form, objective=objective), \
+        422 if request.method == "POST" else 200
+
+
+@bp.app_template_global()
+def can_edit_evaluation() -> bool:
+    return current_user.is_authenticated and current_user.role == Role.COORDINATOR

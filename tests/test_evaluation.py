@@ -1,0 +1,509 @@
+"""Indicators, suppression, dashboard and exports of the CLSS evaluation."""
+
+import html
+import io
+import random
+import re
+import uuid
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.evaluation import engine
+from app.evaluation.engine import Period
+from app.evaluation.filters import FilterError, validate
+from app.evaluation.suppression import suppress_rate, suppress_table, suppress_value
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    Bridge,
+    CollectiveAction,
+    Contact,
+    Indicator,
+    Objective,
+    Organisation,
+    Outing,
+    Referral,
+    User,
+)
+
+from .conftest import Api, csrf_from, login
+from .helpers import contact_payload, new_id
+
+BXL = ZoneInfo("Europe/Brussels")
+APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
+
+
+def at(year, month, day, hour=12, minute=0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BXL)
+
+
+@pytest.fixture
+def data(app, world):
+    """A small fixed world whose counts are known by hand (see each test)."""
+    with app.app_context():
+        worker = db.session.get(User, world.worker.id)
+        logement = Organisation(name="Service Logement", category="logement_energie")
+        emploi = Organisation(name="Mission locale", category="emploi_formation")
+        db.session.add_all([logement, emploi])
+        db.session.flush()
+        c, b, m = world.colignon.id, world.brabant.id, world.marolles.id
+
+        def contact(nid, when, people=1, code=None, **terms):
+            record = Contact(id=uuid.uuid4(), neighbourhood_id=nid, author_id=worker.id,
+                             occurred_at=when, people_count=people,
+                             place_type=terms.pop("place_type", None),
+                             initiative=terms.pop("initiative", None),
+                             age_band=terms.pop("age_band", None))
+            for vocabulary, codes in terms.items():
+                record.set_codes(vocabulary, codes)
+            if code:
+                record.set_person_code(code)
+            db.session.add(record)
+            return record
+
+        # Colignon, April 2026 (Brussels time).
+        c1 = contact(c, at(2026, 4, 1, 0, 30), 2, "P1", place_type="rue",
+                     initiative="aller_vers", situation=["risque_perte_logement"],
+                     theme=["logement", "expulsion"])          # 22:30 UTC on 31 March!
+        c2 = contact(c, at(2026, 4, 10), 1, "P1", place_type="marche",
+                     situation=["risque_perte_logement", "souffrance_psychique"],
+                     theme=["sante_mentale"], age_band="18_24")
+        c3 = contact(c, at(2026, 4, 20), 3, "P2", place_type="domicile",
+                     initiative="aller_vers", situation=["souffrance_psychique"],
+                     age_band="15_17")
+        c4 = contact(c, at(2026, 4, 30, 23, 45), 1, "P2", initiative="demande_personne",
+                     theme=["logement"])                        # still April locally
+        # Outside the period or the neighbourhoods.
+        contact(c, at(2026, 3, 31, 23, 30), 5, "P1", place_type="rue")   # March locally
+        contact(c, at(2026, 5, 1, 0, 10), 7, "P2")                        # May locally
+        contact(m, at(2026, 4, 15), 9, "P1", place_type="rue")            # Marolles
+        b1 = contact(b, at(2026, 4, 15), 4, "P3", place_type="parc_place", theme=["logement"])
+        db.session.flush()
+
+        def referral(origin, org, when, status="sent", outcome=None):
+            record = Referral(id=uuid.uuid4(), contact_id=origin.id,
+                              neighbourhood_id=origin.neighbourhood_id, organisation_id=org.id,
+                              modality="appel", status=status, outcome=outcome,
+                              created_by_id=worker.id, created_at=when,
+                              status_changed_at=when)
+            db.session.add(record)
+
+        referral(c1, logement, at(2026, 4, 2), "closed", "accroche")
+        referral(c2, logement, at(2026, 4, 11), "closed", "service_sature")
+        referral(c2, emploi, at(2026, 4, 11), "closed", "accroche")
+        referral(c3, emploi, at(2026, 4, 21))
+        referral(c4, logement, at(2026, 5, 2), "closed", "accroche")    # May: out
+        referral(b1, logement, at(2026, 4, 16), "closed", "pas_presentee")
+
+        def bridge(origin, opened, closed=None, outcome=None):
+            db.session.add(Bridge(
+                id=uuid.uuid4(), neighbourhood_id=origin.neighbourhood_id,
+                person_code_hash=origin.person_code_hash, origin_contact_id=origin.id,
+                lead_id=worker.id, created_by_id=worker.id, opened_at=opened,
+                closed_at=closed, status="closed" if closed else "open", outcome=outcome,
+                attached_organisation_id=logement.id if outcome == "accroche_service" else None))
+
+        bridge(c1, at(2026, 3, 20), at(2026, 4, 25), "accroche_service")  # closed in April
+        bridge(c3, at(2026, 4, 21))                                         # opened in April
+        bridge(c2, at(2026, 4, 12), at(2026, 5, 3), "accroche_service")    # closed in May
+
+        def outing(nid, kind, start, hours):
+            from datetime import timedelta
+            db.session.add(Outing(id=uuid.uuid4(), neighbourhood_id=nid, kind=kind,
+                                  started_at=start, ended_at=start + timedelta(hours=hours),
+                                  created_by_id=worker.id))
+
+        outing(c, "maraude", at(2026, 4, 3, 9), 2)
+        outing(c, "presence_quartier", at(2026, 4, 4, 14), 1.5)
+        outing(c, "permanence", at(2026, 4, 5, 9), 3)
+        outing(c, "maraude", at(2026, 5, 3, 9), 4)                          # May: out
+
+        def action(nid, mission, day, participants, themes=()):
+            record = CollectiveAction(id=uuid.uuid4(), neighbourhood_id=nid, mission=mission,
+                                      occurred_on=day, participants=participants,
+                                      created_by_id=worker.id)
+            record.set_codes("theme", list(themes))
+            db.session.add(record)
+
+        action(c, "info_sante", date(2026, 4, 8), 12, ["sante"])
+        action(c, "info_sante", date(2026, 4, 30), 3)
+        action(c, "maillage", date(2026, 4, 1), 0)
+        action(c, "communautaire", date(2026, 5, 1), 40)                    # May: out
+        db.session.commit()
+    return world
+
+
+def _indicators(*specs) -> list:
+    """Transient Indicator objects (not saved): (code, record, measure, filter)."""
+    return [Indicator(code=code, record=record, measure=measure, filter=filt)
+            for code, record, measure, filt in specs]
+
+
+def _compute(app, world, specs, neighbourhoods=("colignon",), period=APRIL):
+    ids = [getattr(world, n).id for n in neighbourhoods]
+    with app.app_context():
+        return engine.compute(_indicators(*specs), ids, period)
+
+
+def test_contact_measures_and_filters(app, data):
+    got = _compute(app, data, [
+        ("contacts", "contact", "count", ""),
+        ("people", "contact", "people", ""),
+        ("aller_vers", "contact", "people", "initiative=aller_vers"),
+        ("rue", "contact", "people", "place_type=rue|parc_place|gare_metro|marche"),
+        ("risque", "contact", "people", "situation=risque_perte_logement"),
+        ("both", "contact", "count",
+         "situation=risque_perte_logement;situation=souffrance_psychique"),
+        ("either", "contact", "count",
+         "situation=risque_perte_logement|souffrance_psychique"),
+        ("logement_aller", "contact", "people", "theme=logement;initiative=aller_vers"),
+        ("jeunes", "contact", "count", "age_band=15_17|18_24"),
+        ("repeat", "contact", "distinct_persons_repeat", ""),
+        ("repeat_risque", "contact", "distinct_persons_repeat",
+         "situation=risque_perte_logement"),
+    ])
+    assert got == {
+        "contacts": 4,          # c1 (00:30 on 1 April, local), c2, c3, c4 (23:45 on 30 April)
+        "people": 7,            # 2 + 1 + 3 + 1
+        "aller_vers": 5,        # c1 + c3
+        "rue": 3,               # c1 (rue) + c2 (marché)
+        "risque": 3,            # c1 + c2
+        "both": 1,              # c2 only: a repeated field means both
+        "either": 3,            # c1, c2, c3
+        "logement_aller": 2,    # c1
+        "jeunes": 2,            # c2, c3
+        "repeat": 2,            # P1 (c1, c2) and P2 (c3, c4)
+        "repeat_risque": 1,     # P1 only
+    }
+
+
+def test_period_boundaries_are_in_brussels_time(app, data):
+    march = Period(date(2026, 3, 1), date(2026, 3, 31))
+    may = Period(date(2026, 5, 1), date(2026, 5, 31))
+    spec = [("people", "contact", "people", "")]
+    assert _compute(app, data, spec, period=march) == {"people": 5}
+    assert _compute(app, data, spec, period=may) == {"people": 7}
+
+
+def test_referral_measures_read_the_origin_contact(app, data):
+    got = _compute(app, data, [
+        ("count", "referral", "count", ""),
+        ("rate", "referral", "rate_taken_up", ""),
+        ("sature", "referral", "count", "outcome=service_sature"),
+        ("services", "referral", "distinct_services", ""),
+        ("logement", "referral", "count", "org_category=logement_energie"),
+        ("risque_logement", "referral", "count",
+         "situation=risque_perte_logement;org_category=logement_energie"),
+        ("jeunes_psy", "referral", "count",
+         "age_band=15_17|18_24;situation=souffrance_psychique"),
+        ("expulsion", "referral", "count", "theme=expulsion"),
+    ])
+    assert got == {
+        "count": 4,             # c1→logement, c2→logement, c2→emploi, c3→emploi (April)
+        "rate": (2, 3),         # taken up / closed
+        "sature": 1,
+        "services": 2,
+        "logement": 2,
+        "risque_logement": 2,   # c1 and c2 (both at risk) to the housing service
+        "jeunes_psy": 3,        # c2 twice (18-24), c3 (15-17)
+        "expulsion": 1,         # c1
+    }
+
+
+def test_bridge_outing_and_collective_action_measures(app, data):
+    got = _compute(app, data, [
+        ("bridges", "bridge", "count", ""),
+        ("attached", "bridge", "count", "outcome=accroche_service"),
+        ("street_hours", "outing", "hours", "kind=maraude|presence_quartier"),
+        ("outings", "outing", "count", ""),
+        ("info", "collective_action", "count", "mission=info_sante"),
+        ("participants", "collective_action", "participants", "mission=info_sante"),
+        ("maillage", "collective_action", "count", "mission=maillage"),
+        ("sante", "collective_action", "count", "theme=sante"),
+    ])
+    assert got == {
+        "bridges": 2,           # opened in April: c2's (12 April) and c3's (21 April)
+        "attached": 1,          # closed in April as attached: c1's (closed 25 April)
+        "street_hours": 3.5,    # 2 h maraude + 1.5 h presence
+        "outings": 3,
+        "info": 2, "participants": 15, "maillage": 1, "sante": 1,
+    }
+
+
+def test_several_neighbourhoods_add_up(app, data):
+    spec = [("people", "contact", "people", ""), ("ref", "referral", "count", "")]
+    assert _compute(app, data, spec, ("colignon", "brabant")) == {"people": 11, "ref": 5}
+    assert _compute(app, data, spec, ("marolles",)) == {"people": 9, "ref": 0}
+
+
+@pytest.mark.parametrize("record,measure,text,fragment", [
+    ("contact", "count", "situation=astrologie", "Valeur inconnue"),
+    ("contact", "count", "couleur=rouge", "n'existe pas"),
+    ("contact", "count", "situation", "forme attendue"),
+    ("contact", "hours", "", "ne s'applique pas"),
+    ("outing", "count", "theme=logement", "n'existe pas"),
+    ("referral", "count", "status=perdu", "Valeur inconnue"),
+    ("planet", "count", "", "inconnu"),
+])
+def test_filters_are_validated_against_the_vocabularies(app, world, record, measure, text,
+                                                         fragment):
+    with app.test_request_context():
+        with pytest.raises(FilterError, match=fragment):
+            validate(record, measure, text)
+        validate("referral", "count", "situations=risque_perte_logement;org_category="
+                 "logement_energie")  # plural spelling accepted
+
+
+# -- suppression ------------------------------------------------------------------------------
+def _hidden(table):
+    return [[c.suppressed for c in row] for row in table.cells]
+
+
+def test_primary_suppression_and_zero_stays_zero():
+    assert suppress_value(0, 5).suppressed is False
+    assert [suppress_value(v, 5).suppressed for v in (1, 4, 5, 12)] == [True, True, False, False]
+    assert suppress_value(3, 5).shown(5) == "<5"
+    assert suppress_rate(3, 10, 5).suppressed            # 3 taken up: a small count
+    assert suppress_rate(8, 10, 5).suppressed            # 2 not taken up
+    assert not suppress_rate(6, 12, 5).suppressed
+    assert suppress_rate(0, 0, 5).value == 0.0
+
+
+def test_complementary_suppression_on_a_hand_made_table():
+    table = suppress_table(["a", "b", "c"], ["x", "y", "z"],
+                           [[3, 10, 12], [8, 9, 20], [0, 15, 7]], k=5)
+    # 3 is small; its row and column each need a second hidden cell: the smallest visible
+    # non-zero ones (8 in column x, 10 in row a), and so on until every line is safe.
+    assert _hidden(table)[0][0] is True
+    for line in _lines(table):
+        hidden = [c for c in line if c.suppressed]
+        assert len(hidden) != 1
+    assert table.cells[2][0].value == 0 and not table.cells[2][0].suppressed
+    assert table.total.value == 84 and not table.total.suppressed
+
+
+def test_small_totals_are_hidden_too():
+    table = suppress_table(["a", "b"], ["x", "y"], [[2, 0], [1, 30]], k=5)
+    assert table.row_totals[0].suppressed            # 2
+    assert table.cells[0][0].suppressed and table.cells[1][0].suppressed
+    assert table.col_totals[0].suppressed            # 3
+    for line in _lines(table):
+        assert len([c for c in line if c.suppressed]) != 1
+
+
+def _lines(table):
+    rows = [cells + [total] for _, cells, total in table.rows()]
+    rows.append(table.col_totals + [table.total])
+    return rows + [list(col) for col in zip(*rows, strict=True)]
+
+
+def test_totals_never_reveal_a_hidden_cell_on_random_tables():
+    rng = random.Random(7)
+    for _ in range(300):
+        n_rows, n_cols = rng.randint(1, 6), rng.randint(1, 6)
+        values = [[rng.choice([0, 0, 1, 2, 3, 4, 5, 6, 9, 15, 40]) for _ in range(n_cols)]
+                  for _ in range(n_rows)]
+        table = suppress_table(list(range(n_rows)), list(range(n_cols)), values, k=5)
+        for line in _lines(table):
+            assert len([c for c in line if c.suppressed]) != 1
+            assert all(not c.suppressed for c in line if c.value == 0)
+            assert all(c.suppressed for c in line if 0 < c.value < 5)
+
+
+# -- pages, exports and the API ------------------------------------------------------------
+def _canary_contact(app, world):
+    api = Api(app.test_client(), world.worker.key)
+    contact_id = new_id()
+    api.put(f"/contacts/{contact_id}", contact_payload(note="CANARY-NOTE",
+                                                       person_code="CANARY-CODE"))
+    return contact_id
+
+
+def test_dashboard_shows_every_plan_with_suppressed_figures(app, world):
+    with app.app_context():
+        from app.loaders import load_evaluation
+        load_evaluation()
+    _canary_contact(app, world)
+    client = app.test_client()
+    login(client, world.coordinator.key)
+    page = client.get(f"/evaluation?period=year&year={datetime.now(BXL).year}")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    for expected in ("Missions des Relais", "Plan d'action CLSS Colignon", "Projets CLSS",
+                     "Contacts individuels", "<5", "<svg"):
+        assert expected in text
+    assert "CANARY" not in page.text
+
+
+def test_exports_hold_no_note_code_or_record_id_and_are_audited(app, world):
+    with app.app_context():
+        from app.loaders import load_evaluation
+        load_evaluation()
+    contact_id = _canary_contact(app, world)
+    client = app.test_client()
+    login(client, world.coordinator.key)
+    year = datetime.now(BXL).year
+    bodies = []
+    for table in ("indicators", "theme_month", "situation_neighbourhood", "outcome_category"):
+        response = client.get(f"/evaluation/export/{table}.csv?year={year}")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        bodies.append(response.data.decode("utf-8-sig"))
+    xlsx = client.get(f"/evaluation/export.xlsx?year={year}")
+    assert xlsx.status_code == 200
+    workbook = load_workbook(io.BytesIO(xlsx.data))
+    bodies.append("\n".join(str(cell.value) for sheet in workbook for row in sheet.iter_rows()
+                            for cell in row if cell.value is not None))
+    bodies.append(client.get(f"/evaluation/print?year={year}").text)
+    bodies.append(client.get("/api/v1/indicators").text)
+    uuid_pattern = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    for body in bodies:
+        assert "CANARY" not in body and contact_id not in body
+        assert not uuid_pattern.search(body)
+    assert "<5" in bodies[0]
+    with app.app_context():
+        exports = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "export")).all()
+    assert len(exports) == 7
+    assert {e.detail["format"] for e in exports} == {"csv", "xlsx", "print", "api"}
+
+
+def test_indicator_api_gives_null_for_suppressed(app, world, data):
+    with app.app_context():
+        objective = Objective(plan="RAQ", code="T", level="mission", title_fr="Test")
+        db.session.add(objective)
+        db.session.flush()
+        db.session.add_all([
+            Indicator(objective_id=objective.id, code="few", label_fr="Peu", record="contact",
+                      measure="count", filter="situation=souffrance_psychique"),
+            Indicator(objective_id=objective.id, code="many", label_fr="Beaucoup",
+                      record="contact", measure="people", filter=""),
+            Indicator(objective_id=objective.id, code="hours", label_fr="Heures",
+                      record="outing", measure="hours", filter=""),
+        ])
+        db.session.commit()
+    api = Api(app.test_client(), world.coordinator.key)
+    response = api.get("/indicators?neighbourhood=colignon&neighbourhood=brabant"
+                       "&from=2026-04-01&to=2026-04-30")
+    body = response.get_json()
+    figures = {i["code"]: i for i in body["indicators"]}
+    assert figures["few"] == {**figures["few"], "value": None, "suppressed": True}
+    assert figures["many"]["value"] == 11 and figures["many"]["suppressed"] is False
+    assert figures["hours"]["value"] == 6.5  # hours single nobody out: never suppressed
+    bad = api.get("/indicators?from=2026-04-30&to=2026-04-01")
+    assert bad.status_code == 422
+    assert api.get("/indicators?neighbourhood=marolles").status_code == 404
+
+
+def test_field_worker_dashboard_is_limited_to_their_neighbourhoods(app, world):
+    client = app.test_client()
+    login(client, world.colleague.key)  # Colignon only
+    page = client.get("/evaluation")
+    assert page.status_code == 200
+    assert 'value="brabant"' not in page.text and 'value="colignon"' in page.text
+    assert client.get("/evaluation?n=brabant").status_code == 404
+
+
+def test_coordinator_edits_an_indicator_with_a_validated_filter(app, world):
+    with app.app_context():
+        from app.loaders import load_evaluation
+        load_evaluation()
+        indicator_id = db.session.scalar(select(Indicator.id).where(
+            Indicator.code == "raq_m2_aller_vers"))
+    client = app.test_client()
+    login(client, world.coordinator.key)
+    form = client.get(f"/evaluation/indicators/{indicator_id}/edit")
+    assert form.status_code == 200
+    with app.app_context():
+        objective_id = db.session.get(Indicator, indicator_id).objective_id
+    data = {"csrf_token": csrf_from(form.text), "objective_id": str(objective_id),
+            "code": "raq_m2_aller_vers", "label_fr": "Aller-vers", "record": "contact",
+            "measure": "people", "filter": "initiative=aller_vers|tout", "position": "3",
+            "active": "y"}
+    refused = client.post(f"/evaluation/indicators/{indicator_id}/edit", data=data)
+    assert refused.status_code == 422
+    assert "Valeur inconnue pour « initiative » : tout." in refused.text.replace("&#34;", '"')
+    data["filter"] = "initiative=aller_vers;theme=logement"
+    assert client.post(f"/evaluation/indicators/{indicator_id}/edit",
+                       data=data).status_code == 302
+    with app.app_context():
+        assert db.session.get(Indicator, indicator_id).filter == \
+            "initiative=aller_vers;theme=logement"
+
+
+# -- collective actions ----------------------------------------------------------------------
+def test_collective_actions_api_and_pages(app, world):
+    api = Api(app.test_client(), world.worker.key)
+    action_id = new_id()
+    payload = {"neighbourhood": "colignon", "mission": "info_sante",
+               "occurred_on": "2026-11-02", "participants": 14, "themes": ["sante"],
+               "organisations": [world.cpas.id], "title": "Stand santé"}
+    assert api.put(f"/collective-actions/{action_id}", payload).status_code == 201
+    assert api.put(f"/collective-actions/{action_id}", payload).status_code == 200
+    body = api.get(f"/collective-actions/{action_id}").get_json()
+    assert body["participants"] == 14 and body["organisations"] == [world.cpas.id]
+    for bad in ({"participants": -1}, {"mission": "fête"}, {"occurred_on": "demain"},
+                {"organisations": [999999]}, {"names": ["Jean"]}):
+        assert api.put(f"/collective-actions/{new_id()}", {**payload, **bad}).status_code == 422
+    assert api.put(f"/collective-actions/{new_id()}",
+                   {**payload, "neighbourhood": "marolles"}).status_code == 403
+    listing = api.client.get("/collective-actions").text
+    assert "Stand santé" in listing
+    form = api.client.get("/collective-actions/new")
+    created = api.client.post("/collective-actions/new", data={
+        "csrf_token": csrf_from(form.text), "neighbourhood": "brabant", "mission": "maillage",
+        "occurred_on": "2026-11-03", "participants": "6", "title": "Réunion réseau"})
+    assert created.status_code == 302
+    invalid = api.client.post("/collective-actions/new", data={
+        "csrf_token": csrf_from(form.text), "neighbourhood": "brabant",
+        "occurred_on": "2026-11-03", "participants": "-3", "title": "garder"})
+    assert invalid.status_code == 422 and "garder" in invalid.text
+    with app.app_context():
+        assert db.session.scalar(select(CollectiveAction).where(
+            CollectiveAction.title == "Réunion réseau")) is not None
+
+
+def test_demo_dashboard_equals_independent_counts(app, world):
+    """The demo, opened for Colignon this year: indicators equal counts made here in Python."""
+    with app.app_context():
+        from tests.conftest import _empty_database
+        _empty_database()
+    app.test_cli_runner().invoke(args=["demo"])
+    year = datetime.now(BXL).year
+    client = app.test_client()
+    login(client, "coordination@relais.demo", "relais-demo-2026")
+    body = client.get(f"/api/v1/indicators?neighbourhood=colignon&from={year}-01-01"
+                      f"&to={year}-12-31").get_json()
+    figures = {i["code"]: i for i in body["indicators"]}
+    start, end = datetime(year, 1, 1, tzinfo=BXL), datetime(year + 1, 1, 1, tzinfo=BXL)
+    with app.app_context():
+        from app.models import Neighbourhood
+        colignon = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code ==
+                                                                 "colignon"))
+        contacts = [c for c in db.session.scalars(select(Contact))
+                    if c.neighbourhood_id == colignon.id and start <= c.occurred_at < end]
+        referrals = [r for r in db.session.scalars(select(Referral))
+                     if r.neighbourhood_id == colignon.id and start <= r.created_at < end]
+        expected = {
+            "raq_m2_contacts": sum(c.people_count for c in contacts),
+            "raq_m2_aller_vers": sum(c.people_count for c in contacts
+                                     if c.initiative == "aller_vers"),
+            "mar_111_reperes": sum(c.people_count for c in contacts
+                                   if "risque_perte_logement" in c.codes("situation")),
+            "raq_m2_orientations": len(referrals),
+            "raq_m2_sature": len([r for r in referrals if r.outcome == "service_sature"]),
+        }
+    for code, value in expected.items():
+        figure = figures[code]
+        if figure["suppressed"]:
+            assert 0 < value < 5, code
+        else:
+            assert figure["value"] == value, code
+    assert expected["raq_m2_contacts"] > 50
+    page = client.get(f"/evaluation?n=colignon&year={year}")
+    assert "Plan d'action CLSS Colignon" in html.unescape(page.text)
+    xlsx = client.get(f"/evaluation/export.xlsx?n=colignon&year={year}")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
