@@ -19,6 +19,7 @@ from .models import (
     Bridge,
     BridgeHandover,
     BridgeStep,
+    CollectiveAction,
     Contact,
     Neighbourhood,
     Organisation,
@@ -134,7 +135,36 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
     db.session.commit()
     _demo_referrals(rng, now)
     _demo_bridges(rng, now)
+    _demo_collective_actions(rng, now, neighbourhoods, workers)
     db.session.commit()
+
+
+ACTIONS = [
+    ("maillage", "Réunion du réseau social-santé du quartier", (6, 14)),
+    ("maillage", "Rencontre avec la nouvelle maison médicale", (2, 5)),
+    ("info_sante", "Stand santé au marché", (15, 45)),
+    ("info_sante", "Séance d'information sur les droits sociaux", (8, 20)),
+    ("communautaire", "Fête de quartier", (40, 120)),
+    ("communautaire", "Groupe d'habitants sur le logement", (6, 15)),
+]
+
+
+def _demo_collective_actions(rng, now, neighbourhoods, workers) -> None:
+    services = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    for code, neighbourhood in neighbourhoods.items():
+        for _ in range(rng.randint(5, 9)):
+            mission, title, (low, high) = rng.choice(ACTIONS)
+            action = CollectiveAction(
+                id=uuid.uuid4(), neighbourhood=neighbourhood, mission=mission,
+                occurred_on=now.date() - timedelta(days=rng.randint(1, 90)),
+                participants=rng.randint(low, high), title=title,
+                created_by_id=workers[code][0].id,
+                organisations=rng.sample(services, rng.randint(0, 3)),
+            )
+            action.set_codes("theme", rng.sample(["sante", "logement", "droits_sociaux",
+                                                  "isolement", "alimentation"],
+                                                 rng.randint(1, 2)))
+            db.session.add(action)
 
 
 STEP_NOTES = [

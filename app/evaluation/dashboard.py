@@ -163,7 +163,8 @@ def charts(board: Dashboard) -> dict[str, list[tuple[str, Cell]]]:
     saturated = next((cells for key, cells, _ in outcome_table.rows()
                       if key == "service_sature"), [])
     return {
-        "months": [(m.start.strftime("%m/%y"), cell) for m, cell in board.people_by_month],
+        "months": [(m.start.strftime("%m" if len(board.people_by_month) > 6 else "%m/%y"), cell)
+                   for m, cell in board.people_by_month],
         "themes": _ranked(((themes.get(key, key), total)
                            for key, _, total in board.theme_month.rows()), 10),
         "situations": _ranked(((situations.get(key, key), total)
