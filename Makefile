@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install setup translations lint check-db clean
+.PHONY: run test install setup translations lint browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,15 @@ run: setup
 lint: install
 	$(BIN)/ruff check app tests
 
-test: install translations lint
+# The browser tests need the system Chromium; install it when missing and we may (root).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	  else echo "Chromium is missing at $(CHROMIUM): install it (apt-get install chromium)"; exit 1; fi; }
+
+test: install translations lint browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -144,3 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+
+    from .pwa import bp as pwa_bp
+
+    app.register_blueprint(pwa_bp)

@@ -68,6 +68,10 @@ class Defaults:
     # Small-cell suppression: counts from 1 to k-1 leave the team as "<k" (DESIGN §3).
     SUPPRESSION_K = 5
 
+    # Pages the service worker keeps for offline use (forms and today; never a page holding
+    # a note, a referral or a person-code history).
+    OFFLINE_PAGES = ("/today", "/contacts/new", "/collective-actions/new")
+
     CONTACTS_PER_PAGE = 50
     # A bridge follow-up is meant to be short: open longer than this, it is flagged for review.
     BRIDGE_REVIEW_DAYS = 90

@@ -161,7 +161,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def keys_must_be_loaded():
         if "relais_keyring" not in current_app.extensions and request.endpoint not in (
-            "static", "core.healthz"
+            "static", "core.healthz", "pwa.service_worker", "pwa.manifest"
         ):
             return _error_response(503)
         return None
