@@ -90,7 +90,7 @@ def phone(chromium, live_server):
                                    device_scale_factor=2, is_mobile=True, has_touch=True,
                                    locale="fr-BE", timezone_id="Europe/Brussels",
                                    service_workers="allow")
-    context.set_default_timeout(15000)
+    context.set_default_timeout(30000)
     page = context.new_page()
     page.base = live_server.url
     yield page
