@@ -334,3 +334,10 @@ def test_referral_made_within_a_bridge(app, team, world):
         "contact": other, "organisation": world.cpas.id, "modality": "appel",
         "bridge": bridge_id})
     assert wrong.status_code == 422 and "bridge" in wrong.get_json()["errors"]
+
+
+def test_a_step_can_move_the_next_step_date(team):
+    bridge_id = _open(team, _contact(team), next_step_due="2026-12-01")
+    team.put(f"/bridges/{bridge_id}/steps/{new_id()}", {
+        "occurred_on": "2026-11-20", "kind": "appel", "next_step_due": "2026-12-15"})
+    assert team.get(f"/bridges/{bridge_id}").get_json()["next_step_due"] == "2026-12-15"

@@ -378,3 +378,17 @@ def test_service_page_shows_what_became_of_the_teams_referrals(app, team, world)
     assert "<strong>1</strong> en attente" in tally
     assert "<strong>2</strong> Service saturé / liste d&#39;attente" in tally
     assert "<strong>1</strong> Personne accrochée au service" in tally
+
+
+def test_put_with_send_creates_it_sent_in_one_request(team, partner, world):
+    contact_id = new_id()
+    team.put(f"/contacts/{contact_id}", contact_payload())
+    referral_id = new_id()
+    payload = {"contact": contact_id, "organisation": world.cpas.id, "modality": "appel",
+               "send": True}
+    assert team.put(f"/referrals/{referral_id}", payload).status_code == 201
+    assert team.put(f"/referrals/{referral_id}", payload).status_code == 200  # a retry
+    body = partner.get(f"/referrals/{referral_id}").get_json()
+    assert body["status"] == "sent" and len(body["history"]) == 2
+    bad = team.put(f"/referrals/{new_id()}", {**payload, "send": "yes"})
+    assert bad.status_code == 422 and "send" in bad.get_json()["errors"]

@@ -140,6 +140,8 @@ def openapi_document() -> dict:
                                        "addresses or phone numbers. Absent: unchanged."},
             "bridge": {"type": ["string", "null"], "format": "uuid",
                        "description": "The bridge follow-up it is made in, if any"},
+            "send": {"type": "boolean", "default": False, "writeOnly": True,
+                     "description": "Send it to the partner at once (status sent)"},
         },
     }
     referral = {
@@ -210,6 +212,8 @@ def openapi_document() -> dict:
             "kind": CODE,
             "note": {"type": ["string", "null"], "maxLength": 4000,
                      "description": "Encrypted at rest. No names, addresses or phone numbers."},
+            "next_step_due": {"type": ["string", "null"], "format": "date", "writeOnly": True,
+                              "description": "Moves the bridge's next step date"},
         },
     }
     step = {"type": "object", "properties": {

@@ -230,9 +230,11 @@ def get_referral(referral_id):
 @bp.put("/referrals/<uuid:referral_id>")
 @role_required(Role.FIELD_WORKER)
 def put_referral(referral_id):
-    # Created as "proposed"; sending it to the partner is a status change (POST …/status).
+    # Created "proposed", or "sent" with "send": true (one request for the offline queue);
+    # later moves are status changes (POST …/status).
     return _put(Referral, referral_id, clean_referral,
-                lambda rid, clean: create_referral(rid, clean, current_user, send=False),
+                lambda rid, clean: create_referral(rid, clean, current_user,
+                                                   send=clean["send"]),
                 update_referral, _partner_aware_json)
 
 

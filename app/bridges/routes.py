@@ -121,11 +121,8 @@ def add_step(bridge_id):
         abort(400)
     try:
         clean = clean_step({"occurred_on": form.get("occurred_on") or None,
-                            "kind": form.get("kind") or None, "note": form.get("note", "")})
-        next_due = form.get("next_step_due")
-        if next_due:
-            clean_next = clean_bridge({"next_step_due": next_due}, found, user=current_user)
-            found.next_step_due = clean_next["next_step_due"]
+                            "kind": form.get("kind") or None, "note": form.get("note", ""),
+                            "next_step_due": form.get("next_step_due") or None})
         _step, created = put_step(found, step_id, clean, current_user)
         db.session.commit()
     except Invalid as exc:

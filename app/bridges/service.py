@@ -22,7 +22,7 @@ from ..referrals.service import Conflict
 from ..validation import Checker
 
 BRIDGE_FIELDS = {"neighbourhood", "contact", "lead", "organisation", "next_step_due"}
-STEP_FIELDS = {"occurred_on", "kind", "note"}
+STEP_FIELDS = {"occurred_on", "kind", "note", "next_step_due"}
 CLOSE_FIELDS = {"outcome", "organisation"}
 ATTACHED = "accroche_service"
 NOTE_MAX_LENGTH = 4000
@@ -137,6 +137,7 @@ def clean_step(payload: dict) -> dict:
         "occurred_on": check.day("occurred_on", required=True, future_ok=False),
         "kind": check.term("kind", "bridge_step_kind"),
         "note": check.text("note", max_length=NOTE_MAX_LENGTH) if check.has("note") else None,
+        "next_step_due": check.day("next_step_due", required=False, future_ok=True),
     }
     if clean["kind"] is None and "kind" not in check.errors:
         check.fail("kind", _l("Choisissez le type d'étape."))
@@ -153,6 +154,8 @@ def put_step(bridge: Bridge, step_id: uuid.UUID, clean: dict, user) -> tuple[Bri
         if step is not None and _same_step(step, clean):
             return step, False  # a retry of a step sent before the bridge was closed
         raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
+    if clean.get("next_step_due"):
+        bridge.next_step_due = clean["next_step_due"]
     created = step is None
     if created:
         step = BridgeStep(id=step_id, bridge=bridge, author_id=user.id)
@@ -165,7 +168,7 @@ def put_step(bridge: Bridge, step_id: uuid.UUID, clean: dict, user) -> tuple[Bri
 
 def _same_step(step: BridgeStep, clean: dict) -> bool:
     return (step.occurred_on == clean["occurred_on"] and step.kind == clean["kind"]
-            and step.read_note() == ((clean["note"] or "").strip() or None))
+            and step.read_note() == ((clean.get("note") or "").strip() or None))
 
 
 def close_bridge(bridge: Bridge, payload: dict, user) -> bool:

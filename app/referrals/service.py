@@ -25,7 +25,7 @@ from ..models import (
 )
 from ..validation import Checker, Invalid
 
-REFERRAL_FIELDS = {"contact", "organisation", "modality", "message", "bridge"}
+REFERRAL_FIELDS = {"contact", "organisation", "modality", "message", "bridge", "send"}
 STATUS_FIELDS = {"status", "outcome", "reply"}
 MESSAGE_MAX_LENGTH = 2000
 
@@ -80,6 +80,9 @@ def clean_referral(payload: dict, existing: Referral | None = None) -> dict:
         check.fail("modality", _l("Choisissez comment la personne est orientée."))
     if check.has("message"):
         clean["message"] = check.text("message", max_length=MESSAGE_MAX_LENGTH)
+    clean["send"] = check.payload.get("send", False)
+    if not isinstance(clean["send"], bool):
+        check.fail("send", _l("Vrai ou faux est attendu."))
     check.done()
     return clean
 
@@ -103,6 +106,8 @@ def create_referral(referral_id: uuid.UUID, clean: dict, user, *, send: bool) ->
 
 def update_referral(referral: Referral, clean: dict) -> None:
     """A referral can be corrected while it is only proposed; once sent, it stays as sent."""
+    if clean.get("send") and referral.status == "proposed":
+        change_status(referral, referral.created_by, {"status": "sent"})
     message_changes = "message" in clean and clean["message"] != referral.read_message()
     changes = (
         clean["contact"].id != referral.contact_id

@@ -106,6 +106,24 @@
                label: "Contact du " + (when ? new Date(when).toLocaleString("fr-BE", {
                  day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }) : "") };
     },
+    referral: function (form) {
+      var data = new FormData(form);
+      var payload = { contact: form.dataset.contact,
+                      organisation: parseInt(data.get("organisation"), 10) || null,
+                      modality: data.get("modality") || null,
+                      message: data.get("message") || null, send: !!data.get("send") };
+      if (data.get("bridge")) { payload.bridge = data.get("bridge"); }
+      return { url: "/api/v1/referrals/", payload: payload, editUrl: location.pathname,
+               label: "Orientation du " + new Date().toLocaleDateString("fr-BE") };
+    },
+    bridge_step: function (form) {
+      var data = new FormData(form);
+      return { url: "/api/v1/bridges/" + form.dataset.bridge + "/steps/",
+               editUrl: location.pathname, label: "Étape du " + (data.get("occurred_on") || ""),
+               payload: { occurred_on: data.get("occurred_on") || null,
+                          kind: data.get("kind") || null, note: data.get("note") || null,
+                          next_step_due: data.get("next_step_due") || null } };
+    },
     collective_action: function (form) {
       var data = new FormData(form);
       var participants = parseInt(data.get("participants"), 10);
@@ -209,7 +227,7 @@
         }
         flash(left ? "Enregistré sur le téléphone : il sera envoyé au retour du réseau." :
               "Enregistré.");
-        location.href = then === "another" ? built.editUrl : "/today";
+        location.href = then === "another" ? built.editUrl : (form.dataset.after || "/today");
       });
     });
   });
