@@ -210,14 +210,20 @@ def _repeat_persons(indicator, neighbourhood_ids, period: Period) -> int:
 
 
 # -- cross-tables --------------------------------------------------------------------------------
-def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, int]]:
-    """People met per calendar month (local time), in one scan."""
-    months = period.months()
+def _people_per_month(months: list[Period]) -> list[ColumnElement]:
+    """One column per local calendar month: the people met that month."""
     columns = []
     for month in months:
         start, end = month.bounds()
         columns.append(_sum_if(and_(Contact.occurred_at >= start, Contact.occurred_at < end),
                                Contact.people_count))
+    return columns
+
+
+def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, int]]:
+    """People met per calendar month (local time), in one scan."""
+    months = period.months()
+    columns = _people_per_month(months)
     row = db.session.execute(_scope("contact", neighbourhood_ids, period)
                              .add_columns(*columns)).one()
     return list(zip(months, (int(v or 0) for v in row), strict=True))
@@ -225,12 +231,7 @@ def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, i
 
 def term_by_month(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
     """{code: [people per month]} for a multi-valued contact vocabulary."""
-    months = period.months()
-    columns = []
-    for month in months:
-        start, end = month.bounds()
-        columns.append(_sum_if(and_(Contact.occurred_at >= start, Contact.occurred_at < end),
-                               Contact.people_count))
+    columns = _people_per_month(period.months())
     stmt = _scope("contact", neighbourhood_ids, period).join(
         ContactTerm, and_(ContactTerm.contact_id == Contact.id,
                           ContactTerm.vocabulary == vocabulary)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .directory import Organisation
+from .outreach import HasTerms
 from .people import Neighbourhood
 from .types import UTCDateTime, utcnow
 
@@ -49,11 +50,12 @@ class CollectiveActionTerm(db.Model):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class CollectiveAction(db.Model):
+class CollectiveAction(HasTerms, db.Model):
     """A collective or community action, or a networking (maillage) meeting: counts only,
     no person is recorded."""
 
     __tablename__ = "collective_action"
+    term_class = CollectiveActionTerm
     __table_args__ = (
         CheckConstraint("participants >= 0", name="participants_not_negative"),
         Index("ix_collective_action_neighbourhood_day", "neighbourhood_id", "occurred_on"),
@@ -77,16 +79,6 @@ class CollectiveAction(db.Model):
         cascade="all, delete-orphan",
         order_by=(CollectiveActionTerm.vocabulary, CollectiveActionTerm.code))
 
-    def codes(self, vocabulary: str) -> list[str]:
-        return [t.code for t in self.terms if t.vocabulary == vocabulary]
-
-    def set_codes(self, vocabulary: str, codes: list[str]) -> None:
-        wanted = list(dict.fromkeys(codes))
-        kept = [t for t in self.terms if t.vocabulary != vocabulary or t.code in wanted]
-        present = {t.code for t in kept if t.vocabulary == vocabulary}
-        kept += [CollectiveActionTerm(vocabulary=vocabulary, code=c)
-                 for c in wanted if c not in present]
-        self.terms = kept
 
 
 class Objective(db.Model):

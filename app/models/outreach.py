@@ -74,8 +74,26 @@ class ContactTerm(db.Model):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class Contact(db.Model):
+class HasTerms:
+    """Multi-valued vocabulary fields kept as rows of a `term_class` table in `terms`."""
+
+    term_class: type
+
+    def codes(self, vocabulary: str) -> list[str]:
+        return [t.code for t in self.terms if t.vocabulary == vocabulary]
+
+    def set_codes(self, vocabulary: str, codes: list[str]) -> None:
+        wanted = list(dict.fromkeys(codes))
+        kept = [t for t in self.terms if t.vocabulary != vocabulary or t.code in wanted]
+        present = {t.code for t in kept if t.vocabulary == vocabulary}
+        kept += [self.term_class(vocabulary=vocabulary, code=c)
+                 for c in wanted if c not in present]
+        self.terms = kept
+
+
+class Contact(HasTerms, db.Model):
     __encrypted__ = ("note",)
+    term_class = ContactTerm
     __table_args__ = (
         CheckConstraint("people_count >= 1", name="people_count_positive"),
         Index("ix_contact_neighbourhood_occurred", "neighbourhood_id", "occurred_at"),
@@ -123,13 +141,3 @@ class Contact(db.Model):
         raw = (raw or "").strip()
         self.person_code_hash = crypto.person_code_hash(raw) if raw else None
 
-    # -- multi-valued terms ---------------------------------------------------------------
-    def codes(self, vocabulary: str) -> list[str]:
-        return [t.code for t in self.terms if t.vocabulary == vocabulary]
-
-    def set_codes(self, vocabulary: str, codes: list[str]) -> None:
-        wanted = list(dict.fromkeys(codes))
-        kept = [t for t in self.terms if t.vocabulary != vocabulary or t.code in wanted]
-        present = {t.code for t in kept if t.vocabulary == vocabulary}
-        kept += [ContactTerm(vocabulary=vocabulary, code=c) for c in wanted if c not in present]
-        self.terms = kept
