@@ -8,11 +8,11 @@ the number of indicators. Nothing is ever loaded row by row into Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, select, true
+from sqlalchemy import and_, case, func, literal, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..extensions import db
@@ -68,8 +68,10 @@ def _minus_year(day: date) -> date:
 # -- conditions ---------------------------------------------------------------------------------
 def _contact_clause(field: str, values: list[str]) -> ColumnElement:
     if field in CONTACT_MULTI:
-        return exists().where(ContactTerm.contact_id == Contact.id,
-                              ContactTerm.vocabulary == field, ContactTerm.code.in_(values))
+        # Uncorrelated: the database builds the set of matching contacts once (a hashed
+        # subplan on PostgreSQL, an ephemeral index on SQLite) instead of a lookup per row.
+        return Contact.id.in_(select(ContactTerm.contact_id).where(
+            ContactTerm.vocabulary == field, ContactTerm.code.in_(values)))
     return getattr(Contact, field).in_(values)
 
 
@@ -88,9 +90,9 @@ def _clause(record: str, field: str, values: list[str]) -> ColumnElement:
         return Outing.kind.in_(values)
     if record == "collective_action":
         if field == "theme":
-            return exists().where(CollectiveActionTerm.action_id == CollectiveAction.id,
-                                  CollectiveActionTerm.vocabulary == "theme",
-                                  CollectiveActionTerm.code.in_(values))
+            return CollectiveAction.id.in_(select(CollectiveActionTerm.action_id).where(
+                CollectiveActionTerm.vocabulary == "theme",
+                CollectiveActionTerm.code.in_(values)))
         return CollectiveAction.mission.in_(values)
     raise ValueError(f"no field {field} on {record}")
 
@@ -210,33 +212,58 @@ def _repeat_persons(indicator, neighbourhood_ids, period: Period) -> int:
 
 
 # -- cross-tables --------------------------------------------------------------------------------
-def _people_per_month(months: list[Period]) -> list[ColumnElement]:
-    """One column per local calendar month: the people met that month."""
-    columns = []
-    for month in months:
-        start, end = month.bounds()
-        columns.append(_sum_if(and_(Contact.occurred_at >= start, Contact.occurred_at < end),
-                               Contact.people_count))
-    return columns
+def _local_month(column, period: Period) -> ColumnElement:
+    """'YYYY-MM' of a UTC timestamp column in the local time of the field work."""
+    zone = current_app.config["LOCAL_TIMEZONE"]
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone(zone, func.timezone("UTC", column)), "YYYY-MM")
+    # SQLite knows no time zones: add the offset in force, stretch by stretch between the
+    # zone's changes of offset (summer time) within the period.
+    whens = [(column < until, f"{hours:+d} hours") for until, hours in _offsets(period)]
+    return func.strftime("%Y-%m", column, case(*whens, else_="+0 hours"))
+
+
+def _offsets(period: Period) -> list[tuple[datetime, int]]:
+    """[(UTC end of a stretch, offset in hours)] covering the period."""
+    start, end = period.bounds()
+    utc_start = start.astimezone(UTC)
+    utc_end = end.astimezone(UTC)
+    tz = start.tzinfo
+    stretches, moment = [], utc_start
+    offset = moment.astimezone(tz).utcoffset()
+    while moment < utc_end:
+        step = moment + timedelta(hours=1)
+        if step >= utc_end or step.astimezone(tz).utcoffset() != offset:
+            stretches.append((min(step, utc_end),
+                              int(offset.total_seconds() // 3600)))
+            offset = step.astimezone(tz).utcoffset()
+        moment = step
+    return stretches
 
 
 def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, int]]:
-    """People met per calendar month (local time), in one scan."""
-    months = period.months()
-    columns = _people_per_month(months)
-    row = db.session.execute(_scope("contact", neighbourhood_ids, period)
-                             .add_columns(*columns)).one()
-    return list(zip(months, (int(v or 0) for v in row), strict=True))
+    """People met per calendar month (local time), grouped in the database."""
+    month = _local_month(Contact.occurred_at, period)
+    stmt = _scope("contact", neighbourhood_ids, period).add_columns(
+        month, func.sum(Contact.people_count)).group_by(month)
+    found = {key: int(n or 0) for key, n in db.session.execute(stmt)}
+    return [(m, found.get(m.start.strftime("%Y-%m"), 0)) for m in period.months()]
 
 
 def term_by_month(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
     """{code: [people per month]} for a multi-valued contact vocabulary."""
-    columns = _people_per_month(period.months())
+    months = [m.start.strftime("%Y-%m") for m in period.months()]
+    month = _local_month(Contact.occurred_at, period)
     stmt = _scope("contact", neighbourhood_ids, period).join(
         ContactTerm, and_(ContactTerm.contact_id == Contact.id,
                           ContactTerm.vocabulary == vocabulary)
-    ).add_columns(ContactTerm.code, *columns).group_by(ContactTerm.code)
-    return {row[0]: [int(v or 0) for v in row[1:]] for row in db.session.execute(stmt)}
+    ).add_columns(ContactTerm.code, month, func.sum(Contact.people_count)) \
+        .group_by(ContactTerm.code, month)
+    table: dict[str, list[int]] = {}
+    for code, key, n in db.session.execute(stmt):
+        if key in months:
+            table.setdefault(code, [0] * len(months))[months.index(key)] = int(n or 0)
+    return table
 
 
 def term_by_neighbourhood(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
