@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, func, literal, select, true
+from sqlalchemy import and_, case, exists, func, literal, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..extensions import db
@@ -66,18 +66,28 @@ def _minus_year(day: date) -> date:
 
 
 # -- conditions ---------------------------------------------------------------------------------
-def _contact_clause(field: str, values: list[str]) -> ColumnElement:
-    if field in CONTACT_MULTI:
+# Above this many neighbourhood-days, a term filter reads the term table once (a set of
+# matching contacts) rather than probing it for every contact of the scope.
+LARGE_SCOPE = 4 * 366
+
+
+def _contact_clause(field: str, values: list[str], large: bool) -> ColumnElement:
+    if field not in CONTACT_MULTI:
+        return getattr(Contact, field).in_(values)
+    if large:
         # Uncorrelated: the database builds the set of matching contacts once (a hashed
-        # subplan on PostgreSQL, an ephemeral index on SQLite) instead of a lookup per row.
+        # subplan on PostgreSQL, an ephemeral index on SQLite).
         return Contact.id.in_(select(ContactTerm.contact_id).where(
             ContactTerm.vocabulary == field, ContactTerm.code.in_(values)))
-    return getattr(Contact, field).in_(values)
+    # Correlated: a few index probes per contact of a small scope (primary key of
+    # contact_term starts with contact_id).
+    return exists().where(ContactTerm.contact_id == Contact.id,
+                          ContactTerm.vocabulary == field, ContactTerm.code.in_(values))
 
 
-def _clause(record: str, field: str, values: list[str]) -> ColumnElement:
+def _clause(record: str, field: str, values: list[str], large: bool) -> ColumnElement:
     if field in CONTACT_FIELDS and record in ("contact", "referral", "bridge"):
-        return _contact_clause(field, values)
+        return _contact_clause(field, values, large)
     if record == "referral":
         if field == "org_category":
             return Organisation.category.in_(values)
@@ -97,8 +107,8 @@ def _clause(record: str, field: str, values: list[str]) -> ColumnElement:
     raise ValueError(f"no field {field} on {record}")
 
 
-def condition(record: str, filter_text: str | None) -> ColumnElement:
-    clauses = [_clause(record, field, values) for field, values in parse(filter_text)]
+def condition(record: str, filter_text: str | None, large: bool = False) -> ColumnElement:
+    clauses = [_clause(record, field, values, large) for field, values in parse(filter_text)]
     return and_(true(), *clauses) if clauses else true()
 
 
@@ -171,18 +181,20 @@ def _closing(indicator) -> bool:
 def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
     """code → raw value: an int or float, or (taken up, closed) for a rate."""
     dialect = db.engine.dialect.name
+    large = len(list(neighbourhood_ids)) * ((period.end - period.start).days + 1) > LARGE_SCOPE
     results: dict[str, object] = {}
     groups: dict[tuple[str, bool], list] = {}
     for indicator in indicators:
         if indicator.measure == "distinct_persons_repeat":
-            results[indicator.code] = _repeat_persons(indicator, neighbourhood_ids, period)
+            results[indicator.code] = _repeat_persons(indicator, neighbourhood_ids, period,
+                                                      large)
         else:
             groups.setdefault((indicator.record, _closing(indicator)), []).append(indicator)
     for (record, closing), members in groups.items():
         columns, slots = [], []
         for indicator in members:
-            cols = _columns(record, indicator.measure, condition(record, indicator.filter),
-                            dialect)
+            cols = _columns(record, indicator.measure,
+                            condition(record, indicator.filter, large), dialect)
             slots.append((indicator, len(columns), len(cols)))
             columns.extend(cols)
         stmt = _scope(record, neighbourhood_ids, period, closing=closing) \
@@ -201,12 +213,12 @@ def _number(value):
     return round(float(value), 1) if isinstance(value, float) else int(value)
 
 
-def _repeat_persons(indicator, neighbourhood_ids, period: Period) -> int:
+def _repeat_persons(indicator, neighbourhood_ids, period: Period, large: bool) -> int:
     """Distinct person codes met at least twice in the period (the lasting link)."""
     persons = _scope("contact", neighbourhood_ids, period).add_columns(
         Contact.person_code_hash
     ).where(Contact.person_code_hash.is_not(None),
-            condition("contact", indicator.filter)) \
+            condition("contact", indicator.filter, large)) \
         .group_by(Contact.person_code_hash).having(func.count() >= 2).subquery()
     return db.session.scalar(select(func.count()).select_from(persons)) or 0
 
