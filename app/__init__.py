@@ -124,6 +124,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     from . import models  # noqa: F401  (register every model on the metadata)
+    from .evaluation import blocks
+
+    blocks.install()  # writes keep the monthly blocks of the evaluation figures exact
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -23,6 +23,8 @@ from app.extensions import db
 from app.loaders import load_vocabularies
 from app.models import Neighbourhood, Organisation, Role
 
+from .evaluation_data import data  # noqa: F401  (a fixture for every test module)
+
 PASSWORD = "correct horse battery"
 DATABASE_URL = os.environ.get("RELAIS_TEST_DATABASE_URL")
 # Set (by .ci/run) to keep the rate-limit counters in Redis, as production with several

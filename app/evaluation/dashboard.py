@@ -13,7 +13,7 @@ from sqlalchemy import select
 from .. import vocab
 from ..extensions import db
 from ..models import Indicator, Neighbourhood, Objective
-from . import engine
+from . import blocks
 from .engine import Period
 from .suppression import Cell, Table, suppress_rate, suppress_table, suppress_value
 
@@ -80,12 +80,16 @@ def active_indicators() -> list[Indicator]:
         .order_by(Objective.plan, Objective.position, Indicator.position)))
 
 
+def _figures(indicators, current: blocks.Totals, previous: blocks.Totals,
+             k: int) -> list[Figure]:
+    return [Figure(i, publish(i, current.indicators[i.code], k),
+                   publish(i, previous.indicators[i.code], k)) for i in indicators]
+
+
 def indicator_figures(neighbourhood_ids, period: Period, k: int) -> list[Figure]:
     indicators = active_indicators()
-    current = engine.compute(indicators, neighbourhood_ids, period)
-    previous = engine.compute(indicators, neighbourhood_ids, period.year_before())
-    return [Figure(i, publish(i, current[i.code], k), publish(i, previous[i.code], k))
-            for i in indicators]
+    return _figures(indicators, blocks.totals(indicators, neighbourhood_ids, period),
+                    blocks.totals(indicators, neighbourhood_ids, period.year_before()), k)
 
 
 def _plans(figures: list[Figure]) -> list[PlanBlock]:
@@ -104,25 +108,23 @@ def _plans(figures: list[Figure]) -> list[PlanBlock]:
                                                  else len(order), p.plan))
 
 
-def theme_month_table(ids, period: Period, k: int) -> Table:
+def theme_month_table(totals: blocks.Totals, period: Period, k: int) -> Table:
     months = period.months()
-    data = engine.term_by_month("theme", ids, period)
     themes = [t.code for t in vocab.terms("theme", include_inactive=True)]
-    return suppress_table(themes, months,
-                          [data.get(code, [0] * len(months)) for code in themes], k)
+    return suppress_table(themes, months, [
+        [totals.theme_month.get((code, m.start.strftime("%Y-%m")), 0) for m in months]
+        for code in themes], k)
 
 
-def situation_neighbourhood_table(neighbourhoods, period: Period, k: int) -> Table:
-    ids = [n.id for n in neighbourhoods]
-    data = engine.term_by_neighbourhood("situation", ids, period)
+def situation_neighbourhood_table(totals: blocks.Totals, neighbourhoods, k: int) -> Table:
     situations = [t.code for t in vocab.terms("situation", include_inactive=True)]
-    return suppress_table(situations, neighbourhoods,
-                          [[data.get((s, n.id), 0) for n in neighbourhoods] for s in situations],
-                          k)
+    return suppress_table(situations, neighbourhoods, [
+        [totals.situation_neighbourhood.get((s, n.id), 0) for n in neighbourhoods]
+        for s in situations], k)
 
 
-def outcome_category_table(ids, period: Period, k: int) -> Table:
-    data = engine.outcome_by_category(ids, period)
+def outcome_category_table(totals: blocks.Totals, k: int) -> Table:
+    data = totals.outcome_category
     outcomes = [t.code for t in vocab.terms("referral_outcome", include_inactive=True)] + \
         ["en_cours"]
     categories = [t.code for t in vocab.terms("org_category", include_inactive=True)]
@@ -135,15 +137,18 @@ def outcome_category_table(ids, period: Period, k: int) -> Table:
 def build(neighbourhoods: list[Neighbourhood], period: Period) -> Dashboard:
     k = suppression_k()
     ids = [n.id for n in neighbourhoods]
-    figures = indicator_figures(ids, period, k)
+    indicators = active_indicators()
+    current = blocks.totals(indicators, ids, period)
+    figures = _figures(indicators, current, blocks.totals(indicators, ids, period.year_before()),
+                       k)
     return Dashboard(
         period=period, neighbourhoods=neighbourhoods, k=k, plans=_plans(figures),
         figures=figures,
-        people_by_month=[(m, suppress_value(v, k))
-                         for m, v in engine.contacts_by_month(ids, period)],
-        theme_month=theme_month_table(ids, period, k),
-        situation_neighbourhood=situation_neighbourhood_table(neighbourhoods, period, k),
-        outcome_category=outcome_category_table(ids, period, k),
+        people_by_month=[(m, suppress_value(current.people_by_month.get(
+            m.start.strftime("%Y-%m"), 0), k)) for m in period.months()],
+        theme_month=theme_month_table(current, period, k),
+        situation_neighbourhood=situation_neighbourhood_table(current, neighbourhoods, k),
+        outcome_category=outcome_category_table(current, k),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -113,7 +114,20 @@ def condition(record: str, filter_text: str | None, large: bool = False) -> Colu
 
 
 # -- the scan of one record type -----------------------------------------------------------------
-def _scope(record: str, neighbourhood_ids, period: Period, *, closing: bool = False):
+CONTACT, SERVICE = "contact", "service"
+
+
+def _joins(indicators) -> set[str]:
+    """What a referral or bridge scan must join for these filters: its origin contact (for a
+    contact field) and its service (for `org_category`). Every other join is left out: each
+    costs a lookup per record."""
+    fields = {field for indicator in indicators for field, _ in parse(indicator.filter)}
+    return ({CONTACT} if fields & set(CONTACT_FIELDS) else set()) | \
+        ({SERVICE} if "org_category" in fields else set())
+
+
+def _scope(record: str, neighbourhood_ids, period: Period, *, closing: bool = False,
+           joins: set[str] = frozenset()):
     """FROM, joins and WHERE for one record type in the neighbourhoods and the period."""
     ids = list(neighbourhood_ids)
     start, end = period.bounds()
@@ -122,17 +136,22 @@ def _scope(record: str, neighbourhood_ids, period: Period, *, closing: bool = Fa
             Contact.neighbourhood_id.in_(ids), Contact.occurred_at >= start,
             Contact.occurred_at < end)
     if record == "referral":
-        return select().select_from(Referral).join(Contact, Referral.contact_id == Contact.id) \
-            .join(Organisation, Referral.organisation_id == Organisation.id).where(
-                Referral.neighbourhood_id.in_(ids), Referral.created_at >= start,
-                Referral.created_at < end)
+        stmt = select().select_from(Referral)
+        if CONTACT in joins:
+            stmt = stmt.join(Contact, Referral.contact_id == Contact.id)
+        if SERVICE in joins:
+            stmt = stmt.join(Organisation, Referral.organisation_id == Organisation.id)
+        return stmt.where(Referral.neighbourhood_id.in_(ids), Referral.created_at >= start,
+                          Referral.created_at < end)
     if record == "bridge":
         # Counting closings (an outcome) dates them by their closing, else by their opening.
         moment = Bridge.closed_at if closing else Bridge.opened_at
-        return select().select_from(Bridge) \
-            .join(Contact, Bridge.origin_contact_id == Contact.id) \
-            .outerjoin(Organisation, Bridge.organisation_id == Organisation.id).where(
-                Bridge.neighbourhood_id.in_(ids), moment >= start, moment < end)
+        stmt = select().select_from(Bridge)
+        if CONTACT in joins:
+            stmt = stmt.join(Contact, Bridge.origin_contact_id == Contact.id)
+        if SERVICE in joins:
+            stmt = stmt.outerjoin(Organisation, Bridge.organisation_id == Organisation.id)
+        return stmt.where(Bridge.neighbourhood_id.in_(ids), moment >= start, moment < end)
     if record == "outing":
         return select().select_from(Outing).where(
             Outing.neighbourhood_id.in_(ids), Outing.started_at >= start,
@@ -178,18 +197,21 @@ def _closing(indicator) -> bool:
         field in ("outcome", "status") for field, _ in parse(indicator.filter))
 
 
-def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
-    """code → raw value: an int or float, or (taken up, closed) for a rate."""
-    dialect = db.engine.dialect.name
-    large = len(list(neighbourhood_ids)) * ((period.end - period.start).days + 1) > LARGE_SCOPE
-    results: dict[str, object] = {}
+# Measures that cannot be added up month by month (a service or a person counts once over
+# the whole period): always computed over the whole scope.
+NON_ADDITIVE = frozenset({"distinct_services", "distinct_persons_repeat"})
+
+
+def _is_large(neighbourhood_ids, period: Period) -> bool:
+    return len(list(neighbourhood_ids)) * ((period.end - period.start).days + 1) > LARGE_SCOPE
+
+
+def _scans(indicators, large: bool, dialect: str):
+    """One scan per (record, closing): [(record, closing, joins, columns, slots)] where a
+    slot is (indicator, offset, width) in the columns."""
     groups: dict[tuple[str, bool], list] = {}
     for indicator in indicators:
-        if indicator.measure == "distinct_persons_repeat":
-            results[indicator.code] = _repeat_persons(indicator, neighbourhood_ids, period,
-                                                      large)
-        else:
-            groups.setdefault((indicator.record, _closing(indicator)), []).append(indicator)
+        groups.setdefault((indicator.record, _closing(indicator)), []).append(indicator)
     for (record, closing), members in groups.items():
         columns, slots = [], []
         for indicator in members:
@@ -197,20 +219,52 @@ def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
                             condition(record, indicator.filter, large), dialect)
             slots.append((indicator, len(columns), len(cols)))
             columns.extend(cols)
-        stmt = _scope(record, neighbourhood_ids, period, closing=closing) \
+        yield record, closing, _joins(members), columns, slots
+
+
+def _values(row, slots) -> dict[str, object]:
+    """code → an int or float, or (taken up, closed) for a rate."""
+    found = {}
+    for indicator, offset, width in slots:
+        values = row[offset:offset + width]
+        found[indicator.code] = tuple(int(v or 0) for v in values) if width > 1 else \
+            _raw(values[0])
+    return found
+
+
+def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
+    """code → raw value over the whole scope, live: an int or float, or (taken up, closed)
+    for a rate."""
+    dialect = db.engine.dialect.name
+    large = _is_large(neighbourhood_ids, period)
+    results: dict[str, object] = {}
+    plain = []
+    for indicator in indicators:
+        if indicator.measure == "distinct_persons_repeat":
+            results[indicator.code] = _repeat_persons(indicator, neighbourhood_ids, period,
+                                                      large)
+        else:
+            plain.append(indicator)
+    for record, closing, joins, columns, slots in _scans(plain, large, dialect):
+        stmt = _scope(record, neighbourhood_ids, period, closing=closing, joins=joins) \
             .add_columns(*columns)
-        row = db.session.execute(stmt).one()
-        for indicator, offset, width in slots:
-            values = row[offset:offset + width]
-            results[indicator.code] = tuple(int(v or 0) for v in values) if width > 1 else \
-                _number(values[0])
+        results.update({code: number(value) for code, value in
+                        _values(db.session.execute(stmt).one(), slots).items()})
     return results
 
 
-def _number(value):
+def _raw(value):
     if value is None:
         return 0
-    return round(float(value), 1) if isinstance(value, float) else int(value)
+    return float(value) if isinstance(value, float | Decimal) else int(value)
+
+
+def number(value):
+    """A figure as shown: hours to one decimal, counts as integers, rates as pairs."""
+    if isinstance(value, tuple | list):
+        return tuple(int(v) for v in value)
+    value = _raw(value)
+    return round(value, 1) if isinstance(value, float) else value
 
 
 def _repeat_persons(indicator, neighbourhood_ids, period: Period, large: bool) -> int:
@@ -253,46 +307,71 @@ def _offsets(period: Period) -> list[tuple[datetime, int]]:
     return stretches
 
 
-def contacts_by_month(neighbourhood_ids, period: Period) -> list[tuple[Period, int]]:
-    """People met per calendar month (local time), grouped in the database."""
-    month = _local_month(Contact.occurred_at, period)
-    stmt = _scope("contact", neighbourhood_ids, period).add_columns(
-        month, func.sum(Contact.people_count)).group_by(month)
-    found = {key: int(n or 0) for key, n in db.session.execute(stmt)}
-    return [(m, found.get(m.start.strftime("%Y-%m"), 0)) for m in period.months()]
+def _block_month(record: str, closing: bool, period: Period):
+    """(neighbourhood column, local 'YYYY-MM') by which a record falls into a block."""
+    if record == "collective_action":
+        day = CollectiveAction.occurred_on
+        month = func.to_char(day, "YYYY-MM") if db.engine.dialect.name == "postgresql" \
+            else func.strftime("%Y-%m", day)
+        return CollectiveAction.neighbourhood_id, month
+    column, moment = {
+        "contact": (Contact.neighbourhood_id, Contact.occurred_at),
+        "referral": (Referral.neighbourhood_id, Referral.created_at),
+        "bridge": (Bridge.neighbourhood_id, Bridge.closed_at if closing else Bridge.opened_at),
+        "outing": (Outing.neighbourhood_id, Outing.started_at),
+    }[record]
+    return column, _local_month(moment, period)
 
 
-def term_by_month(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
-    """{code: [people per month]} for a multi-valued contact vocabulary."""
-    months = [m.start.strftime("%Y-%m") for m in period.months()]
-    month = _local_month(Contact.occurred_at, period)
-    stmt = _scope("contact", neighbourhood_ids, period).join(
-        ContactTerm, and_(ContactTerm.contact_id == Contact.id,
-                          ContactTerm.vocabulary == vocabulary)
-    ).add_columns(ContactTerm.code, month, func.sum(Contact.people_count)) \
-        .group_by(ContactTerm.code, month)
-    table: dict[str, list[int]] = {}
-    for code, key, n in db.session.execute(stmt):
-        if key in months:
-            table.setdefault(code, [0] * len(months))[months.index(key)] = int(n or 0)
-    return table
+def empty_block() -> dict:
+    return {"indicators": {}, "people": 0, "theme": {}, "situation": {}, "outcome": {}}
 
 
-def term_by_neighbourhood(vocabulary: str, neighbourhood_ids, period: Period) -> dict:
-    """{(code, neighbourhood id): people} for a multi-valued contact vocabulary."""
-    stmt = _scope("contact", neighbourhood_ids, period).join(
-        ContactTerm, and_(ContactTerm.contact_id == Contact.id,
-                          ContactTerm.vocabulary == vocabulary)
-    ).add_columns(ContactTerm.code, Contact.neighbourhood_id,
-                  func.sum(Contact.people_count)).group_by(ContactTerm.code,
-                                                           Contact.neighbourhood_id)
-    return {(code, nid): int(n or 0) for code, nid, n in db.session.execute(stmt)}
+def compute_blocks(indicators, neighbourhood_ids, period: Period) -> dict[tuple[int, str], dict]:
+    """The additive figures of every neighbourhood × local calendar month of the period, in a
+    few grouped scans whatever the number of blocks: {(neighbourhood id, 'YYYY-MM'): block}.
 
+    A block is {"indicators": {code: number or [taken up, closed]}, "people": people met,
+    "theme": {code: people}, "situation": {code: people}, "outcome": {"outcome|category":
+    referrals}}; what is missing is zero. Indicators with a NON_ADDITIVE measure are left out.
+    """
+    ids = list(neighbourhood_ids)
+    dialect = db.engine.dialect.name
+    large = _is_large(ids, period)
+    blocks: dict[tuple[int, str], dict] = {}
 
-def outcome_by_category(neighbourhood_ids, period: Period) -> dict:
-    """{(outcome or 'open', org category or ''): referrals} for referrals made in the period."""
+    def block(nid, month) -> dict:
+        return blocks.setdefault((nid, month), empty_block())
+
+    additive = [i for i in indicators if i.measure not in NON_ADDITIVE]
+    for record, closing, joins, columns, slots in _scans(additive, large, dialect):
+        nid, month = _block_month(record, closing, period)
+        stmt = _scope(record, ids, period, closing=closing, joins=joins) \
+            .add_columns(nid, month, *columns).group_by(nid, month)
+        for row in db.session.execute(stmt):
+            block(row[0], row[1])["indicators"].update(
+                {code: list(v) if isinstance(v, tuple) else v
+                 for code, v in _values(row[2:], slots).items()})
+
+    nid, month = _block_month("contact", False, period)
+    people = func.sum(Contact.people_count)
+    for key, when, n in db.session.execute(_scope("contact", ids, period).add_columns(
+            nid, month, people).group_by(nid, month)):
+        block(key, when)["people"] = int(n or 0)
+    for vocabulary in ("theme", "situation"):
+        stmt = _scope("contact", ids, period).join(
+            ContactTerm, and_(ContactTerm.contact_id == Contact.id,
+                              ContactTerm.vocabulary == vocabulary)
+        ).add_columns(nid, month, ContactTerm.code, people).group_by(nid, month,
+                                                                    ContactTerm.code)
+        for key, when, code, n in db.session.execute(stmt):
+            block(key, when)[vocabulary][code] = int(n or 0)
+
+    nid, month = _block_month("referral", False, period)
     outcome = func.coalesce(Referral.outcome, literal("en_cours"))
     category = func.coalesce(Organisation.category, literal(""))
-    stmt = _scope("referral", neighbourhood_ids, period).add_columns(
-        outcome, category, func.count()).group_by(outcome, category)
-    return {(o, c): int(n) for o, c, n in db.session.execute(stmt)}
+    stmt = _scope("referral", ids, period, joins={SERVICE}).add_columns(
+        nid, month, outcome, category, func.count()).group_by(nid, month, outcome, category)
+    for key, when, out, cat, n in db.session.execute(stmt):
+        block(key, when)["outcome"][f"{out}|{cat}"] = int(n)
+    return blocks

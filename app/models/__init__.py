@@ -6,6 +6,7 @@ from .directory import Organisation
 from .evaluation import (
     CollectiveAction,
     CollectiveActionTerm,
+    FigureBlock,
     Indicator,
     Objective,
     collective_action_organisation,
@@ -26,6 +27,7 @@ __all__ = [
     "CollectiveActionTerm",
     "Contact",
     "ContactTerm",
+    "FigureBlock",
     "Indicator",
     "Neighbourhood",
     "Objective",

@@ -23,6 +23,8 @@ class Bridge(db.Model):
         CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)",
                         name="outcome_when_closed"),
         Index("ix_bridge_neighbourhood_status", "neighbourhood_id", "status"),
+        Index("ix_bridge_neighbourhood_opened", "neighbourhood_id", "opened_at"),
+        Index("ix_bridge_neighbourhood_closed", "neighbourhood_id", "closed_at"),
         Index("ix_bridge_lead_status", "lead_id", "status"),
     )
 

@@ -112,3 +112,23 @@ class Indicator(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     objective: Mapped[Objective] = relationship(back_populates="indicators")
+
+
+class FigureBlock(db.Model):
+    """The additive evaluation figures of one neighbourhood for one calendar month, kept so
+    that a dashboard over years adds up a few hundred blocks instead of scanning every record.
+
+    Writes of the records behind the figures bump `generation` (app/evaluation/blocks.py);
+    `data` is valid only while `data_generation` equals it and `definitions` is the digest of
+    the indicators it was computed for. It holds counts only, never a record or a code.
+    """
+
+    __tablename__ = "figure_block"
+
+    neighbourhood_id: Mapped[int] = mapped_column(
+        ForeignKey("neighbourhood.id", ondelete="CASCADE"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, local time
+    generation: Mapped[int] = mapped_column(default=0)
+    data_generation: Mapped[int | None] = mapped_column()
+    definitions: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[str | None] = mapped_column(Text)

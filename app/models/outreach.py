@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -34,11 +35,12 @@ outing_team = Table(
 class Outing(db.Model):
     __table_args__ = (
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        Index("ix_outing_neighbourhood_started", "neighbourhood_id", "started_at"),
     )
 
     # Client-generated so that a phone can create it offline (DESIGN §2).
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"), index=True)
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
     kind: Mapped[str] = mapped_column(String(40))  # outing_kind term code
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -97,6 +99,11 @@ class Contact(HasTerms, db.Model):
     __table_args__ = (
         CheckConstraint("people_count >= 1", name="people_count_positive"),
         Index("ix_contact_neighbourhood_occurred", "neighbourhood_id", "occurred_at"),
+        # A person's history, and "persons met twice in the period" read from the index
+        # alone, already grouped by code.
+        Index("ix_contact_person_code", "person_code_hash", "neighbourhood_id", "occurred_at",
+              sqlite_where=text("person_code_hash IS NOT NULL"),
+              postgresql_where=text("person_code_hash IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -112,7 +119,7 @@ class Contact(HasTerms, db.Model):
     age_band: Mapped[str | None] = mapped_column(String(40))
     gender: Mapped[str | None] = mapped_column(String(40))
     # HMAC of the normalised person code: never the code itself (app.crypto).
-    person_code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    person_code_hash: Mapped[str | None] = mapped_column(String(64))
     # AES-GCM sealed note, bound to this row (app.crypto); read through read_note().
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

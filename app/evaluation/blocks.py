@@ -1,0 +1,321 @@
+"""Monthly blocks of the evaluation figures, kept in the database and added up on demand.
+
+A dashboard over twenty neighbourhoods and five years would otherwise scan a million
+contacts every time it is opened. Every additive figure (counts, people, hours, the two
+halves of a rate, the cells of the cross-tables) of one neighbourhood for one local calendar
+month is a *block* in `figure_block`, computed by the same SQL as the live figures
+(`engine.compute_blocks`) the first time it is needed. A period adds up its whole months
+from blocks and computes its partial first and last months live; the measures that cannot be
+added (distinct services, persons seen twice) are always computed live over the whole scope.
+
+A block is only used while it is known to be exact:
+- every flush that writes a contact, its terms, a referral, a bridge, an outing or a
+  collective action bumps the `generation` of the blocks it touches (its neighbourhood and
+  month before and after the change; for a contact, also the blocks of its referrals and
+  bridges, whose filters read the contact's fields), in the same transaction as the write;
+- a block records the generation it was computed at, read *before* its records were, so a
+  write that commits meanwhile leaves it outdated rather than wrong;
+- it also records a digest of the indicator definitions and the time zone it was computed
+  with: editing an indicator simply makes the blocks stale; changing a service's category
+  bumps every block.
+Writes that bypass the ORM (bulk loads) must call `invalidate_all()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from itertools import chain
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from ..extensions import db
+from ..models import (
+    Bridge,
+    CollectiveAction,
+    CollectiveActionTerm,
+    Contact,
+    ContactTerm,
+    FigureBlock,
+    Organisation,
+    Outing,
+    Referral,
+)
+from . import engine
+from .engine import NON_ADDITIVE, Period
+
+log = logging.getLogger(__name__)
+FORMAT = "relais-blocks-1"  # change when the content of a block changes
+PENDING = "relais_figure_blocks_pending"  # session.info: this transaction bumped generations
+
+
+# -- adding up ----------------------------------------------------------------------------------
+@dataclass
+class Totals:
+    """The figures of a scope and a period, before suppression."""
+
+    indicators: dict[str, object] = field(default_factory=dict)  # code → engine.number value
+    people_by_month: dict[str, int] = field(default_factory=dict)  # 'YYYY-MM' → people
+    theme_month: dict[tuple[str, str], int] = field(default_factory=dict)
+    situation_neighbourhood: dict[tuple[str, int], int] = field(default_factory=dict)
+    outcome_category: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def totals(indicators, neighbourhood_ids, period: Period) -> Totals:
+    ids = list(neighbourhood_ids)
+    additive = [i for i in indicators if i.measure not in NON_ADDITIVE]
+    months, edges = split(period)
+    parts = list(_cached(additive, ids, months).items())
+    for edge in edges:
+        parts.extend(engine.compute_blocks(additive, ids, edge).items())
+
+    result, sums = Totals(), {}
+    for (nid, month), block in parts:
+        for code, value in block["indicators"].items():
+            if isinstance(value, list):  # the two halves of a rate
+                before = sums.get(code, [0, 0])
+                sums[code] = [before[0] + value[0], before[1] + value[1]]
+            else:
+                sums[code] = sums.get(code, 0) + value
+        _add(result.people_by_month, month, block["people"])
+        for code, n in block["theme"].items():
+            _add(result.theme_month, (code, month), n)
+        for code, n in block["situation"].items():
+            _add(result.situation_neighbourhood, (code, nid), n)
+        for key, n in block["outcome"].items():
+            _add(result.outcome_category, tuple(key.split("|", 1)), n)
+    for indicator in additive:
+        result.indicators[indicator.code] = engine.number(sums.get(indicator.code, _zero(
+            indicator.measure)))
+    live = [i for i in indicators if i.measure in NON_ADDITIVE]
+    if live:
+        result.indicators.update(engine.compute(live, ids, period))
+    return result
+
+
+def _add(table: dict, key, n: int) -> None:
+    table[key] = table.get(key, 0) + n
+
+
+def _zero(measure: str):
+    return {"rate_taken_up": (0, 0), "hours": 0.0}.get(measure, 0)
+
+
+def split(period: Period) -> tuple[list[str], list[Period]]:
+    """The whole calendar months of the period ('YYYY-MM') and the partial ones (periods)."""
+    months, edges = [], []
+    for month in period.months():
+        following = (month.start + timedelta(days=32)).replace(day=1)
+        whole = month.start.day == 1 and month.end == following - timedelta(days=1)
+        if whole:
+            months.append(month.start.strftime("%Y-%m"))
+        else:
+            edges.append(month)
+    return months, edges
+
+
+# -- the cache ----------------------------------------------------------------------------------
+def definitions_digest(indicators) -> str:
+    """What a block's figures depend on besides the records (and the services' categories,
+    whose change invalidates every block)."""
+    text = json.dumps([FORMAT, current_app.config["LOCAL_TIMEZONE"],
+                       sorted((i.code, i.record, i.measure, i.filter or "") for i in indicators)])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cached(indicators, ids: list[int], months: list[str]) -> dict[tuple[int, str], dict]:
+    if not ids or not months:
+        return {}
+    digest = definitions_digest(indicators)
+    # Generations are read before any record is: a write committed after this point leaves
+    # the block outdated (recomputed next time), never wrong.
+    rows = db.session.execute(select(
+        FigureBlock.neighbourhood_id, FigureBlock.month, FigureBlock.generation,
+        FigureBlock.data_generation, FigureBlock.definitions, FigureBlock.data,
+    ).where(FigureBlock.neighbourhood_id.in_(ids), FigureBlock.month.in_(months))).all()
+    generations, found = {}, {}
+    for nid, month, generation, data_generation, definitions, data in rows:
+        generations[(nid, month)] = generation
+        if data is not None and data_generation == generation and definitions == digest:
+            found[(nid, month)] = json.loads(data)
+    missing = [(nid, m) for nid in ids for m in months if (nid, m) not in found]
+    fresh = {}
+    for run in _runs(sorted({m for _, m in missing})):
+        wanted = {(nid, m) for nid, m in missing if m in run}
+        computed = engine.compute_blocks(
+            indicators, sorted({nid for nid, _ in wanted}),
+            Period(_first_day(run[0]), _last_day(run[-1])))
+        fresh.update({key: computed.get(key) or engine.empty_block() for key in wanted})
+    if fresh:
+        _store(fresh, generations, digest)
+    return found | fresh
+
+
+def _runs(months: list[str]) -> list[list[str]]:
+    """Consecutive months together, so that a gap is never computed for nothing."""
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and _first_day(month) == _last_day(runs[-1][-1]) + timedelta(days=1):
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return runs
+
+
+def _first_day(month: str) -> date:
+    return date(int(month[:4]), int(month[5:]), 1)
+
+
+def _last_day(month: str) -> date:
+    return (_first_day(month) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _store(fresh: dict, generations: dict, digest: str) -> None:
+    """Keep the computed blocks, in a transaction of their own and without waiting: this is
+    a cache, and a reader must never be held up (or deadlocked) by a writer."""
+    if db.session.info.get(PENDING):
+        return  # figures read inside an unfinished write: not worth keeping
+    try:
+        with db.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA busy_timeout=200")
+                connection.commit()
+            try:
+                with connection.begin():
+                    if not sqlite:
+                        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                    for (nid, month), block in fresh.items():
+                        generation = generations.get((nid, month), 0)
+                        content = {"data_generation": generation, "definitions": digest,
+                                   "data": json.dumps(block, separators=(",", ":"))}
+                        _upsert(connection, nid, month,
+                                {"generation": generation, **content}, content)
+            finally:
+                if sqlite:
+                    connection.rollback()
+                    connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    connection.commit()
+    except OperationalError as exc:
+        log.info("figure blocks not kept this time (database busy): %s", exc.__class__.__name__)
+
+
+def _upsert(connection, nid: int, month: str, values: dict, changes: dict) -> None:
+    """INSERT the block's row with `values`, or UPDATE it with `changes` when it exists."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(FigureBlock.__table__).values(neighbourhood_id=nid, month=month, **values)
+    connection.execute(stmt.on_conflict_do_update(
+        index_elements=["neighbourhood_id", "month"], set_=changes))
+
+
+def invalidate_all() -> None:
+    """After writes that bypassed the ORM: every block is computed again when next needed."""
+    db.session.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
+
+
+# -- invalidation on write ----------------------------------------------------------------------
+def _month(moment, tz: ZoneInfo) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime):
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(tz).strftime("%Y-%m")
+    return moment.strftime("%Y-%m")
+
+
+def _old_and_new(obj, name: str) -> list:
+    """The attribute's value now and, when this flush changed it, before."""
+    history = inspect(obj).attrs[name].history
+    return list(chain(history.added, history.unchanged, history.deleted)) or \
+        [getattr(obj, name, None)]
+
+
+def _keys_of(obj, moment_names: tuple[str, ...], tz) -> set[tuple[int, str]]:
+    keys = set()
+    for nid in _old_and_new(obj, "neighbourhood_id"):
+        for name in moment_names:
+            for moment in _old_and_new(obj, name):
+                month = _month(moment, tz)
+                if nid is not None and month:
+                    keys.add((nid, month))
+    return keys
+
+
+ALL = (0, "*")  # every block
+MOMENTS = {Contact: ("occurred_at",), Referral: ("created_at",),
+           Bridge: ("opened_at", "closed_at"), Outing: ("started_at",),
+           CollectiveAction: ("occurred_on",)}
+
+
+def touched_blocks(session: Session) -> set[tuple[int, str]]:
+    """(neighbourhood id, month) of every block that this flush may have changed."""
+    tz = ZoneInfo(current_app.config["LOCAL_TIMEZONE"])
+    keys: set[tuple[int, str]] = set()
+    contacts, actions = set(), set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        moments = MOMENTS.get(type(obj))
+        if moments:
+            keys |= _keys_of(obj, moments, tz)
+        if isinstance(obj, Contact) and obj not in session.new:
+            contacts.add(obj.id)
+        elif isinstance(obj, ContactTerm):
+            contacts.update(_old_and_new(obj, "contact_id"))
+        elif isinstance(obj, CollectiveActionTerm):
+            actions.update(_old_and_new(obj, "action_id"))
+        elif isinstance(obj, Organisation) and inspect(obj).attrs.category.history.deleted:
+            keys.add(ALL)  # referrals to it are counted under another category now
+    connection = session.connection()
+    contacts.discard(None)
+    if contacts:
+        # A referral or a bridge reads its origin contact's fields in its filters.
+        found = connection.execute(select(Contact.neighbourhood_id, Contact.occurred_at)
+                                   .where(Contact.id.in_(contacts))).all()
+        found += connection.execute(select(Referral.neighbourhood_id, Referral.created_at)
+                                    .where(Referral.contact_id.in_(contacts))).all()
+        for nid, opened, closed in connection.execute(select(
+                Bridge.neighbourhood_id, Bridge.opened_at, Bridge.closed_at)
+                .where(Bridge.origin_contact_id.in_(contacts))):
+            found += [(nid, opened), (nid, closed)]
+        keys |= {(nid, _month(moment, tz)) for nid, moment in found if moment}
+    actions.discard(None)
+    if actions:
+        keys |= {(nid, _month(day, tz)) for nid, day in connection.execute(
+            select(CollectiveAction.neighbourhood_id, CollectiveAction.occurred_on)
+            .where(CollectiveAction.id.in_(actions)))}
+    return keys
+
+
+def _after_flush(session: Session, flush_context) -> None:
+    keys = touched_blocks(session)
+    if not keys:
+        return
+    connection = session.connection()
+    if ALL in keys:
+        connection.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
+        keys.discard(ALL)
+    generation = FigureBlock.__table__.c.generation
+    for nid, month in sorted(keys):  # one order everywhere: no deadlock between writers
+        _upsert(connection, nid, month, {"generation": 1}, {"generation": generation + 1})
+    session.info[PENDING] = True
+
+
+def _transaction_over(session: Session, *args) -> None:
+    session.info.pop(PENDING, None)
+
+
+def install() -> None:
+    """Listen to every flush of the app's sessions (called once by create_app)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "after_commit", _transaction_over)
+        event.listen(Session, "after_soft_rollback", _transaction_over)

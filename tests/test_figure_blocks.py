@@ -1,0 +1,220 @@
+"""Monthly blocks of the evaluation figures: they add up to exactly what the live SQL gives,
+and every write keeps them so."""
+
+import json
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.evaluation import blocks, engine
+from app.evaluation.engine import Period
+from app.extensions import db
+from app.models import Contact, FigureBlock, Indicator, Organisation, Referral
+
+from .conftest import Api
+from .evaluation_data import APRIL, BXL, at
+from .helpers import contact_payload, new_id
+
+# Every measure and every form of filter, on every record type.
+SPECS = [
+    ("contacts", "contact", "count", ""),
+    ("people", "contact", "people", ""),
+    ("aller_vers", "contact", "people", "initiative=aller_vers"),
+    ("rue", "contact", "people", "place_type=rue|parc_place|gare_metro|marche"),
+    ("both", "contact", "count",
+     "situation=risque_perte_logement;situation=souffrance_psychique"),
+    ("either", "contact", "count", "situation=risque_perte_logement|souffrance_psychique"),
+    ("repeat", "contact", "distinct_persons_repeat", ""),
+    ("referrals", "referral", "count", ""),
+    ("rate", "referral", "rate_taken_up", ""),
+    ("services", "referral", "distinct_services", ""),
+    ("risque_logement", "referral", "count",
+     "situation=risque_perte_logement;org_category=logement_energie"),
+    ("jeunes_psy", "referral", "count", "age_band=15_17|18_24;situation=souffrance_psychique"),
+    ("bridges", "bridge", "count", ""),
+    ("attached", "bridge", "count", "outcome=accroche_service"),
+    ("street_hours", "outing", "hours", "kind=maraude|presence_quartier"),
+    ("outings", "outing", "count", ""),
+    ("info", "collective_action", "count", "mission=info_sante"),
+    ("participants", "collective_action", "participants", "mission=info_sante"),
+    ("sante", "collective_action", "count", "theme=sante"),
+]
+PERIODS = [
+    APRIL,                                           # one whole month
+    Period(date(2026, 3, 1), date(2026, 5, 31)),     # whole months
+    Period(date(2026, 3, 15), date(2026, 5, 10)),    # partial months at both ends
+    Period(date(2026, 3, 31), date(2026, 4, 1)),     # two days across a month
+    Period(date(2025, 1, 1), date(2026, 12, 31)),    # years, most months empty
+]
+
+
+def _indicators():
+    return [Indicator(code=code, record=record, measure=measure, filter=filt)
+            for code, record, measure, filt in SPECS]
+
+
+def _ids(world, *names):
+    return [getattr(world, name).id for name in names]
+
+
+def _check_against_live(app, world, periods=PERIODS):
+    """Blocks (computed, then read back from the cache) equal the live SQL."""
+    with app.app_context():
+        indicators = _indicators()
+        for names in (("colignon",), ("colignon", "brabant"), ("marolles",)):
+            ids = _ids(world, *names)
+            for period in periods:
+                live = engine.compute(indicators, ids, period)
+                assert blocks.totals(indicators, ids, period).indicators == live, (names, period)
+                assert blocks.totals(indicators, ids, period).indicators == live, (names, period)
+
+
+def test_blocks_add_up_to_the_live_figures(app, data):
+    _check_against_live(app, data)
+    with app.app_context():
+        kept = db.session.scalars(select(FigureBlock).where(
+            FigureBlock.neighbourhood_id == data.colignon.id,
+            FigureBlock.month == "2026-04")).one()
+        assert kept.data_generation == kept.generation and kept.definitions
+        assert json.loads(kept.data)["people"] == 7  # c1 + c2 + c3 + c4
+        # A block holds counts, never a record or a person code.
+        assert "P1" not in kept.data and "-" not in kept.data.replace("|", "")
+
+
+def test_cross_tables_equal_counts_made_in_python(app, data):
+    period = Period(date(2026, 3, 15), date(2026, 5, 31))
+    with app.app_context():
+        start, end = period.bounds()
+        ids = _ids(data, "colignon", "brabant")
+        got = blocks.totals([], ids, period)
+        again = blocks.totals([], ids, period)  # from the kept blocks
+        people, themes, situations = Counter(), Counter(), Counter()
+        for contact in db.session.scalars(select(Contact)):
+            if contact.neighbourhood_id in ids and start <= contact.occurred_at < end:
+                month = contact.occurred_at.astimezone(BXL).strftime("%Y-%m")
+                people[month] += contact.people_count
+                for code in contact.codes("theme"):
+                    themes[(code, month)] += contact.people_count
+                for code in contact.codes("situation"):
+                    situations[(code, contact.neighbourhood_id)] += contact.people_count
+        outcomes = Counter()
+        for referral in db.session.scalars(select(Referral)):
+            if referral.neighbourhood_id in ids and start <= referral.created_at < end:
+                category = db.session.get(Organisation, referral.organisation_id).category
+                outcomes[(referral.outcome or "en_cours", category or "")] += 1
+    for totals in (got, again):
+        assert totals.people_by_month == dict(people)
+        assert totals.theme_month == dict(themes)
+        assert totals.situation_neighbourhood == dict(situations)
+        assert totals.outcome_category == dict(outcomes)
+    assert people["2026-03"] == 5 and people["2026-04"] == 11  # 31 March 23:30, local time
+
+
+def test_every_kind_of_write_keeps_the_blocks_exact(app, data):
+    year = [Period(date(2026, 1, 1), date(2026, 12, 31)), APRIL]
+    _check_against_live(app, data, year)  # every block of 2026 is now kept
+    api = Api(app.test_client(), data.worker.key)
+    with app.app_context():
+        c2 = db.session.scalars(select(Contact).where(Contact.people_count == 1)
+                                .order_by(Contact.occurred_at)).first()
+        c2_id, c2_when = str(c2.id), c2.occurred_at
+        sent = db.session.scalars(select(Referral).where(Referral.status == "sent")).one()
+        sent_id = str(sent.id)
+
+    # A new contact in April.
+    new_contact = new_id()
+    assert api.put(f"/contacts/{new_contact}", contact_payload(
+        occurred_at=at(2026, 4, 9).isoformat())).status_code == 201
+    _check_against_live(app, data, year)
+    # A contact's situations change: its referrals' filtered counts change with it.
+    assert api.put(f"/contacts/{c2_id}", contact_payload(
+        occurred_at=c2_when.isoformat(), people_count=1, age_band="18_24",
+        situations=["souffrance_psychique"])).status_code == 200
+    _check_against_live(app, data, year)
+    # A contact moves from April to March.
+    assert api.put(f"/contacts/{new_contact}", contact_payload(
+        occurred_at=at(2026, 3, 2).isoformat())).status_code == 200
+    _check_against_live(app, data, year)
+    # A referral is closed as taken up.
+    assert api.client.post(f"/api/v1/referrals/{sent_id}/status",
+                           json={"status": "closed", "outcome": "accroche"},
+                           headers={"X-CSRFToken": api.token}).status_code == 200
+    _check_against_live(app, data, year)
+    # A collective action in April.
+    assert api.put(f"/collective-actions/{new_id()}", {
+        "neighbourhood": "colignon", "mission": "info_sante", "occurred_on": "2026-04-17",
+        "participants": 9, "organisations": [], "themes": ["sante"]}).status_code == 201
+    _check_against_live(app, data, year)
+
+
+def test_a_kept_block_is_used_until_a_write_touches_it(app, data):
+    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        kept = db.session.get(FigureBlock, (data.colignon.id, "2026-04"))
+        content = json.loads(kept.data)
+        content["indicators"]["people"] = 1000
+        kept.data = json.dumps(content)
+        db.session.commit()
+        # The kept block is what is read (this is what makes a dashboard over years fast)…
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 1000}
+        # …until a write touches its neighbourhood and month.
+        march = db.session.get(FigureBlock, (data.colignon.id, "2026-03")).generation
+        contact = db.session.scalars(select(Contact).where(
+            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact.people_count = 4
+        db.session.commit()
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 8}
+        # Other months are untouched by it.
+        db.session.expire_all()
+        assert db.session.get(FigureBlock, (data.colignon.id, "2026-03")).generation == march
+
+
+def test_a_block_read_within_a_write_is_not_kept(app, data):
+    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        contact = db.session.scalars(select(Contact).where(
+            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact.people_count = 5
+        db.session.flush()
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 9}
+        db.session.rollback()
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+
+
+def test_editing_an_indicator_or_a_services_category_recomputes(app, data):
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        first = [Indicator(code="x", record="referral", measure="count",
+                           filter="org_category=logement_energie")]
+        assert blocks.totals(first, ids, APRIL).indicators == {"x": 2}
+        edited = [Indicator(code="x", record="referral", measure="count",
+                            filter="org_category=emploi_formation")]
+        assert blocks.totals(edited, ids, APRIL).indicators == {"x": 2}
+        assert blocks.totals(first, ids, APRIL).indicators == {"x": 2}
+        housing = db.session.scalars(select(Organisation).where(
+            Organisation.category == "logement_energie")).one()
+        housing.category = "emploi_formation"
+        db.session.commit()
+        assert blocks.totals(first, ids, APRIL).indicators == {"x": 0}
+        assert blocks.totals(edited, ids, APRIL).indicators == {"x": 4}
+
+
+@pytest.mark.parametrize("period,whole,partial", [
+    (Period(date(2026, 1, 1), date(2026, 3, 31)), ["2026-01", "2026-02", "2026-03"], []),
+    (Period(date(2026, 1, 2), date(2026, 2, 28)), ["2026-02"], [(date(2026, 1, 2),
+                                                                 date(2026, 1, 31))]),
+    (Period(date(2024, 2, 1), date(2024, 2, 28)), [], [(date(2024, 2, 1), date(2024, 2, 28))]),
+])
+def test_a_period_is_whole_months_and_partial_edges(period, whole, partial):
+    months, edges = blocks.split(period)
+    assert months == whole
+    assert [(e.start, e.end) for e in edges] == partial
+    covered = sum(((e.end - e.start).days + 1 for e in edges), 0)
+    covered += sum((blocks._last_day(m) - blocks._first_day(m)).days + 1 for m in months)
+    assert covered == (period.end - period.start).days + 1
+    assert timedelta(0) <= period.end - period.start
