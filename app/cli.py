@@ -184,6 +184,20 @@ def evaluation_load(objectives, indicators):
     _load(load_indicators, Path(indicators) if indicators else DEFAULT_INDICATORS)
 
 
+@evaluation_cli.command("recompute")
+def evaluation_recompute():
+    """Compute again every monthly block of figures (after an upgrade, after records were
+    written with SQL, or a backup restored), so that no dashboard has to."""
+    from .evaluation import blocks
+    from .evaluation.dashboard import active_indicators
+    from .web import local_now
+
+    blocks.invalidate_all()
+    db.session.commit()
+    count = blocks.fill(active_indicators(), local_now().date())
+    click.echo(f"{count} monthly blocks of figures computed and kept.")
+
+
 @click.command("demo")
 @with_appcontext
 @click.option("--contacts", default=300, show_default=True, help="How many contacts")

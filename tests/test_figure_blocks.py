@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.evaluation import blocks, engine
 from app.evaluation.engine import Period
@@ -218,3 +218,41 @@ def test_a_period_is_whole_months_and_partial_edges(period, whole, partial):
     covered += sum((blocks._last_day(m) - blocks._first_day(m)).days + 1 for m in months)
     assert covered == (period.end - period.start).days + 1
     assert timedelta(0) <= period.end - period.start
+
+
+def test_records_written_with_sql_are_counted_after_recompute(app, data):
+    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        # A bulk load or a restored backup bypasses the app: the kept block does not know.
+        db.session.execute(update(Contact).where(Contact.people_count == 3)
+                           .values(people_count=6))
+        db.session.commit()
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+    result = app.test_cli_runner().invoke(args=["evaluation", "recompute"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        # Every month from the first record (March 2026) on is computed and kept.
+        kept = db.session.get(FigureBlock, (data.marolles.id, "2026-03"))
+        assert kept.data_generation == kept.generation
+        assert f"{db.session.query(FigureBlock).count()} monthly blocks" in result.output
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 10}
+
+
+def test_an_edited_indicator_is_recomputed_alone(app, data):
+    people = Indicator(code="people", record="contact", measure="people", filter="")
+    rue = Indicator(code="rue", record="contact", measure="people", filter="place_type=rue")
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        assert blocks.totals([people, rue], ids, APRIL).indicators == {"people": 7, "rue": 2}
+        kept = db.session.get(FigureBlock, (data.colignon.id, "2026-04"))
+        content = json.loads(kept.data)
+        content["indicators"]["people"] = 1000  # marks what is not recomputed
+        kept.data = json.dumps(content)
+        db.session.commit()
+        rue.filter = "place_type=rue|marche"
+        assert blocks.totals([people, rue], ids, APRIL).indicators == {"people": 1000, "rue": 3}
+        db.session.expire_all()
+        assert json.loads(db.session.get(FigureBlock, (data.colignon.id, "2026-04")).data)[
+            "indicators"]["rue"] == 3

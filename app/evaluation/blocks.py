@@ -15,9 +15,9 @@ A block is only used while it is known to be exact:
   bridges, whose filters read the contact's fields), in the same transaction as the write;
 - a block records the generation it was computed at, read *before* its records were, so a
   write that commits meanwhile leaves it outdated rather than wrong;
-- it also records a digest of the indicator definitions and the time zone it was computed
-  with: editing an indicator simply makes the blocks stale; changing a service's category
-  bumps every block.
+- it also records the digest of each indicator's definition next to its figure, so that
+  editing an indicator recomputes that indicator only; changing a service's category bumps
+  every block.
 Writes that bypass the ORM (bulk loads) must call `invalidate_all()`.
 """
 
@@ -32,10 +32,11 @@ from itertools import chain
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from .. import SQLITE_BUSY_TIMEOUT_MS
 from ..extensions import db
 from ..models import (
     Bridge,
@@ -44,6 +45,7 @@ from ..models import (
     Contact,
     ContactTerm,
     FigureBlock,
+    Neighbourhood,
     Organisation,
     Outing,
     Referral,
@@ -122,18 +124,29 @@ def split(period: Period) -> tuple[list[str], list[Period]]:
 
 
 # -- the cache ----------------------------------------------------------------------------------
-def definitions_digest(indicators) -> str:
-    """What a block's figures depend on besides the records (and the services' categories,
-    whose change invalidates every block)."""
-    text = json.dumps([FORMAT, current_app.config["LOCAL_TIMEZONE"],
-                       sorted((i.code, i.record, i.measure, i.filter or "") for i in indicators)])
+def base_digest() -> str:
+    """What every figure of a block depends on besides the records: the block format and the
+    time zone that draws the months."""
+    text = json.dumps([FORMAT, current_app.config["LOCAL_TIMEZONE"]])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def indicator_digest(indicator) -> str:
+    """An indicator's definition: its figure in a block is valid only for this one."""
+    text = json.dumps([indicator.record, indicator.measure, indicator.filter or ""])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Months computed and kept together at most: a first opening over years keeps its progress
+# even if the request is cut short.
+CHUNK_MONTHS = 12
 
 
 def _cached(indicators, ids: list[int], months: list[str]) -> dict[tuple[int, str], dict]:
     if not ids or not months:
         return {}
-    digest = definitions_digest(indicators)
+    digest = base_digest()
+    wanted = {i.code: indicator_digest(i) for i in indicators}
     # Generations are read before any record is: a write committed after this point leaves
     # the block outdated (recomputed next time), never wrong.
     rows = db.session.execute(select(
@@ -145,24 +158,45 @@ def _cached(indicators, ids: list[int], months: list[str]) -> dict[tuple[int, st
         generations[(nid, month)] = generation
         if data is not None and data_generation == generation and definitions == digest:
             found[(nid, month)] = json.loads(data)
-    missing = [(nid, m) for nid in ids for m in months if (nid, m) not in found]
-    fresh = {}
-    for run in _runs(sorted({m for _, m in missing})):
-        wanted = {(nid, m) for nid, m in missing if m in run}
-        computed = engine.compute_blocks(
-            indicators, sorted({nid for nid, _ in wanted}),
-            Period(_first_day(run[0]), _last_day(run[-1])))
-        fresh.update({key: computed.get(key) or engine.empty_block() for key in wanted})
-    if fresh:
-        _store(fresh, generations, digest)
-    return found | fresh
+    # What each block lacks: everything (None), or the indicators defined since it was kept.
+    lacking: dict[frozenset | None, list[tuple[int, str]]] = {}
+    for key in ((nid, m) for nid in ids for m in months):
+        block = found.get(key)
+        if block is None:
+            lacking.setdefault(None, []).append(key)
+            continue
+        stale = frozenset(code for code, d in wanted.items()
+                          if block["definitions"].get(code) != d)
+        if stale:
+            lacking.setdefault(stale, []).append(key)
+    for stale, keys in lacking.items():
+        chosen = indicators if stale is None else [i for i in indicators if i.code in stale]
+        for run in _runs(sorted({m for _, m in keys})):
+            chunk = {(nid, m) for nid, m in keys if m in run}
+            computed = engine.compute_blocks(
+                chosen, sorted({nid for nid, _ in chunk}),
+                Period(_first_day(run[0]), _last_day(run[-1])), tables=stale is None)
+            fresh = {}
+            for key in chunk:
+                block = found.get(key) if stale is not None else None
+                block = block or {**engine.empty_block(), "definitions": {}}
+                part = computed.get(key) or engine.empty_block()
+                if stale is None:
+                    block.update(part)
+                block["indicators"].update(part["indicators"])
+                block["definitions"].update({i.code: wanted[i.code] for i in chosen})
+                fresh[key] = found[key] = block
+            _store(fresh, generations, digest)
+    return found
 
 
 def _runs(months: list[str]) -> list[list[str]]:
-    """Consecutive months together, so that a gap is never computed for nothing."""
+    """Consecutive months together (at most CHUNK_MONTHS), so that a gap is never computed
+    for nothing."""
     runs: list[list[str]] = []
     for month in months:
-        if runs and _first_day(month) == _last_day(runs[-1][-1]) + timedelta(days=1):
+        if runs and len(runs[-1]) < CHUNK_MONTHS \
+                and _first_day(month) == _last_day(runs[-1][-1]) + timedelta(days=1):
             runs[-1].append(month)
         else:
             runs.append([month])
@@ -201,7 +235,7 @@ def _store(fresh: dict, generations: dict, digest: str) -> None:
             finally:
                 if sqlite:
                     connection.rollback()
-                    connection.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
                     connection.commit()
     except OperationalError as exc:
         log.info("figure blocks not kept this time (database busy): %s", exc.__class__.__name__)
@@ -221,6 +255,24 @@ def _upsert(connection, nid: int, month: str, values: dict, changes: dict) -> No
 def invalidate_all() -> None:
     """After writes that bypassed the ORM: every block is computed again when next needed."""
     db.session.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
+
+
+def fill(indicators, today: date) -> int:
+    """Compute and keep every block, from the month of the first record to the last whole
+    month before `today` (what a first opening over years would otherwise do); returns how
+    many blocks that is. Call it outside any write transaction."""
+    firsts = [db.session.scalar(select(func.min(column))) for column in (
+        Contact.occurred_at, Referral.created_at, Bridge.opened_at, Outing.started_at,
+        CollectiveAction.occurred_on)]
+    tz = ZoneInfo(current_app.config["LOCAL_TIMEZONE"])
+    days = [f.astimezone(tz).date() if isinstance(f, datetime) else f for f in firsts if f]
+    last = today.replace(day=1) - timedelta(days=1)
+    if not days or min(days) > last:
+        return 0
+    months, _ = split(Period(min(days).replace(day=1), last))
+    ids = list(db.session.scalars(select(Neighbourhood.id)))
+    _cached([i for i in indicators if i.measure not in NON_ADDITIVE], ids, months)
+    return len(ids) * len(months)
 
 
 # -- invalidation on write ----------------------------------------------------------------------

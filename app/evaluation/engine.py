@@ -327,13 +327,15 @@ def empty_block() -> dict:
     return {"indicators": {}, "people": 0, "theme": {}, "situation": {}, "outcome": {}}
 
 
-def compute_blocks(indicators, neighbourhood_ids, period: Period) -> dict[tuple[int, str], dict]:
+def compute_blocks(indicators, neighbourhood_ids, period: Period, *,
+                   tables: bool = True) -> dict[tuple[int, str], dict]:
     """The additive figures of every neighbourhood × local calendar month of the period, in a
     few grouped scans whatever the number of blocks: {(neighbourhood id, 'YYYY-MM'): block}.
 
     A block is {"indicators": {code: number or [taken up, closed]}, "people": people met,
     "theme": {code: people}, "situation": {code: people}, "outcome": {"outcome|category":
-    referrals}}; what is missing is zero. Indicators with a NON_ADDITIVE measure are left out.
+    referrals}}; what is missing is zero. Indicators with a NON_ADDITIVE measure are left out,
+    and so are the people and the cross-tables unless `tables`.
     """
     ids = list(neighbourhood_ids)
     dialect = db.engine.dialect.name
@@ -352,20 +354,21 @@ def compute_blocks(indicators, neighbourhood_ids, period: Period) -> dict[tuple[
             block(row[0], row[1])["indicators"].update(
                 {code: list(v) if isinstance(v, tuple) else v
                  for code, v in _values(row[2:], slots).items()})
+    if not tables:
+        return blocks
 
     nid, month = _block_month("contact", False, period)
     people = func.sum(Contact.people_count)
     for key, when, n in db.session.execute(_scope("contact", ids, period).add_columns(
             nid, month, people).group_by(nid, month)):
         block(key, when)["people"] = int(n or 0)
-    for vocabulary in ("theme", "situation"):
-        stmt = _scope("contact", ids, period).join(
-            ContactTerm, and_(ContactTerm.contact_id == Contact.id,
-                              ContactTerm.vocabulary == vocabulary)
-        ).add_columns(nid, month, ContactTerm.code, people).group_by(nid, month,
-                                                                    ContactTerm.code)
-        for key, when, code, n in db.session.execute(stmt):
-            block(key, when)[vocabulary][code] = int(n or 0)
+    stmt = _scope("contact", ids, period).join(  # themes and situations in one pass
+        ContactTerm, and_(ContactTerm.contact_id == Contact.id,
+                          ContactTerm.vocabulary.in_(("theme", "situation")))
+    ).add_columns(nid, month, ContactTerm.vocabulary, ContactTerm.code, people) \
+        .group_by(nid, month, ContactTerm.vocabulary, ContactTerm.code)
+    for key, when, vocabulary, code, n in db.session.execute(stmt):
+        block(key, when)[vocabulary][code] = int(n or 0)
 
     nid, month = _block_month("referral", False, period)
     outcome = func.coalesce(Referral.outcome, literal("en_cours"))
