@@ -37,9 +37,7 @@ def parts(neighbourhoods, period: Period) -> dict[str, float]:
     """Seconds spent in each part of dashboard.build() (blocks kept)."""
     ids = [n.id for n in neighbourhoods]
     indicators = dashboard.active_indicators()
-    additive = [i for i in indicators if i.measure not in engine.NON_ADDITIVE]
     live = [i for i in indicators if i.measure in engine.NON_ADDITIVE]
-    months, edges = blocks.split(period)
     timings = {}
 
     def timed(name, work):
@@ -47,12 +45,12 @@ def parts(neighbourhoods, period: Period) -> dict[str, float]:
         work()
         timings[name] = time.perf_counter() - started
 
-    timed("kept blocks read and added up", lambda: blocks._cached(additive, ids, months))
-    timed("partial months (live)", lambda: [engine.compute_blocks(additive, ids, edge)
-                                            for edge in edges])
-    timed("distinct services and persons (live)", lambda: engine.compute(live, ids, period))
-    timed("whole dashboard, year before included", lambda: dashboard.build(neighbourhoods,
-                                                                            period))
+    timed("figures of the period", lambda: blocks.totals(indicators, ids, period))
+    timed("figures of the year before",
+          lambda: blocks.totals(indicators, ids, period.year_before()))
+    timed("of which distinct services and persons (live)",
+          lambda: engine.compute(live, ids, period))
+    timed("whole dashboard", lambda: dashboard.build(neighbourhoods, period))
     return timings
 
 
@@ -67,12 +65,10 @@ def _build_times(neighbourhoods, period: Period, runs: int) -> list[float]:
 
 
 def _touch_last_month(neighbourhoods, period: Period) -> None:
-    """What a working day does to the blocks: new records in the last whole month of every
-    neighbourhood of the scope (and of the year before) make those blocks outdated."""
-    months, _ = blocks.split(period)
-    before, _ = blocks.split(period.year_before())
-    keys = [(n.id, m) for n in neighbourhoods for m in {months[-1], before[-1]}]
-    for nid, month in keys:
+    """What a working day does to the blocks: records written or changed in the last month
+    of the period, in every neighbourhood of the scope, make those blocks outdated."""
+    month = period.end.strftime("%Y-%m")
+    for nid in (n.id for n in neighbourhoods):
         db.session.execute(sa.update(FigureBlock).where(
             FigureBlock.neighbourhood_id == nid, FigureBlock.month == month)
             .values(generation=FigureBlock.generation + 1))
@@ -112,8 +108,8 @@ everything under 2 s.
 Times are for the whole dashboard (every indicator for the period and the year before, the
 people per month, the three cross-tables, suppression), median of {runs} runs:
 - *blocks kept*: as it is used, the monthly blocks being up to date;
-- *after a day's writes*: the last whole month of every neighbourhood (and of the year
-  before) outdated by new records, so recomputed first;
+- *after a day's writes*: the block of the period's last month outdated in every
+  neighbourhood by records written there, so recomputed first;
 - *first opening*: no block kept yet, as after a bulk load or a change of indicators.
 
 | dashboard | blocks kept | after a day's writes | first opening |

@@ -46,6 +46,7 @@ PERIODS = [
     Period(date(2026, 3, 1), date(2026, 5, 31)),     # whole months
     Period(date(2026, 3, 15), date(2026, 5, 10)),    # partial months at both ends
     Period(date(2026, 3, 31), date(2026, 4, 1)),     # two days across a month
+    Period(date(2026, 4, 2), date(2026, 4, 29)),     # a month less its first and last days
     Period(date(2025, 1, 1), date(2026, 12, 31)),    # years, most months empty
 ]
 
@@ -256,3 +257,20 @@ def test_an_edited_indicator_is_recomputed_alone(app, data):
         db.session.expire_all()
         assert json.loads(db.session.get(FigureBlock, (data.colignon.id, "2026-04")).data)[
             "indicators"]["rue"] == 3
+
+
+def test_a_savepoint_rolled_back_keeps_what_the_transaction_touched(app, data):
+    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    with app.app_context():
+        ids = _ids(data, "colignon")
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        contact = db.session.scalars(select(Contact).where(
+            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact.people_count = 4
+        db.session.flush()
+        savepoint = db.session.begin_nested()
+        contact.people_count = 40
+        db.session.flush()
+        savepoint.rollback()
+        db.session.commit()
+        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 8}

@@ -10,9 +10,10 @@ added (distinct services, persons seen twice) are always computed live over the 
 
 A block is only used while it is known to be exact:
 - every flush that writes a contact, its terms, a referral, a bridge, an outing or a
-  collective action bumps the `generation` of the blocks it touches (its neighbourhood and
-  month before and after the change; for a contact, also the blocks of its referrals and
-  bridges, whose filters read the contact's fields), in the same transaction as the write;
+  collective action notes the blocks it touches (its neighbourhood and month before and
+  after the change; for a contact, also the blocks of its referrals and bridges, whose
+  filters read the contact's fields), and the commit bumps their `generation` in the same
+  transaction as the writes;
 - a block records the generation it was computed at, read *before* its records were, so a
   write that commits meanwhile leaves it outdated rather than wrong;
 - it also records the digest of each indicator's definition next to its figure, so that
@@ -55,7 +56,7 @@ from .engine import NON_ADDITIVE, Period
 
 log = logging.getLogger(__name__)
 FORMAT = "relais-blocks-1"  # change when the content of a block changes
-PENDING = "relais_figure_blocks_pending"  # session.info: this transaction bumped generations
+PENDING = "relais_figure_blocks_pending"  # session.info: blocks this transaction touched
 
 
 # -- adding up ----------------------------------------------------------------------------------
@@ -71,28 +72,61 @@ class Totals:
 
 
 def totals(indicators, neighbourhood_ids, period: Period) -> Totals:
+    """Every indicator and cross-table of the neighbourhoods over the period, as the live SQL
+    would give them, from kept blocks wherever it can."""
     ids = list(neighbourhood_ids)
     additive = [i for i in indicators if i.measure not in NON_ADDITIVE]
     months, edges = split(period)
-    parts = list(_cached(additive, ids, months).items())
+    # A partial month is its whole block less the days left out, when those are fewer than
+    # the days in (the 25 first days of a month: its block less 5 days, computed live).
+    live, left_out = [], []
     for edge in edges:
-        parts.extend(engine.compute_blocks(additive, ids, edge).items())
+        rest = _rest_of_month(edge)
+        if sum(_days(p) for p in rest) < _days(edge):
+            months.append(edge.start.strftime("%Y-%m"))
+            left_out.extend(rest)
+        else:
+            live.append(edge)
+    parts = [(key, block, 1) for key, block in _cached(additive, ids, months).items()]
+    for piece, sign in chain(((p, 1) for p in live), ((p, -1) for p in left_out)):
+        parts.extend((key, block, sign) for key, block in
+                     engine.compute_blocks(additive, ids, piece).items())
+    return _added_up(parts, indicators, ids, period)
 
+
+def _days(period: Period) -> int:
+    return (period.end - period.start).days + 1
+
+
+def _rest_of_month(part: Period) -> list[Period]:
+    """The days of its calendar month that a part of it leaves out, as periods."""
+    first = part.start.replace(day=1)
+    last = _last_day(first.strftime("%Y-%m"))
+    return [p for p in (Period(first, part.start - timedelta(days=1)),
+                        Period(part.end + timedelta(days=1), last)) if p.start <= p.end]
+
+
+def _added_up(parts, indicators, ids: list[int], period: Period) -> Totals:
+    additive = [i for i in indicators if i.measure not in NON_ADDITIVE]
     result, sums = Totals(), {}
-    for (nid, month), block in parts:
+    for (nid, month), block, sign in parts:
         for code, value in block["indicators"].items():
             if isinstance(value, list):  # the two halves of a rate
                 before = sums.get(code, [0, 0])
-                sums[code] = [before[0] + value[0], before[1] + value[1]]
+                sums[code] = [before[0] + sign * value[0], before[1] + sign * value[1]]
             else:
-                sums[code] = sums.get(code, 0) + value
-        _add(result.people_by_month, month, block["people"])
+                sums[code] = sums.get(code, 0) + sign * value
+        _add(result.people_by_month, month, sign * block["people"])
         for code, n in block["theme"].items():
-            _add(result.theme_month, (code, month), n)
+            _add(result.theme_month, (code, month), sign * n)
         for code, n in block["situation"].items():
-            _add(result.situation_neighbourhood, (code, nid), n)
+            _add(result.situation_neighbourhood, (code, nid), sign * n)
         for key, n in block["outcome"].items():
-            _add(result.outcome_category, tuple(key.split("|", 1)), n)
+            _add(result.outcome_category, tuple(key.split("|", 1)), sign * n)
+    for table in (result.people_by_month, result.theme_month, result.situation_neighbourhood,
+                  result.outcome_category):
+        for key in [key for key, n in table.items() if n == 0]:
+            del table[key]
     for indicator in additive:
         result.indicators[indicator.code] = engine.number(sums.get(indicator.code, _zero(
             indicator.measure)))
@@ -215,7 +249,7 @@ def _store(fresh: dict, generations: dict, digest: str) -> None:
     """Keep the computed blocks, in a transaction of their own and without waiting: this is
     a cache, and a reader must never be held up (or deadlocked) by a writer."""
     if db.session.info.get(PENDING):
-        return  # figures read inside an unfinished write: not worth keeping
+        return  # read inside an unfinished write: they may hold what a rollback undoes
     try:
         with db.engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
@@ -349,6 +383,16 @@ def touched_blocks(session: Session) -> set[tuple[int, str]]:
 
 def _after_flush(session: Session, flush_context) -> None:
     keys = touched_blocks(session)
+    if keys:
+        session.info.setdefault(PENDING, set()).update(keys)
+
+
+def _before_commit(session: Session) -> None:
+    """Bump the generations of every block the transaction touched, all at once and in one
+    order, as its last writes: a transaction holds the locks of blocks only while it commits,
+    so two writers never wait on each other in a cycle."""
+    session.flush()
+    keys = session.info.pop(PENDING, set())
     if not keys:
         return
     connection = session.connection()
@@ -356,18 +400,18 @@ def _after_flush(session: Session, flush_context) -> None:
         connection.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
         keys.discard(ALL)
     generation = FigureBlock.__table__.c.generation
-    for nid, month in sorted(keys):  # one order everywhere: no deadlock between writers
+    for nid, month in sorted(keys):
         _upsert(connection, nid, month, {"generation": 1}, {"generation": generation + 1})
-    session.info[PENDING] = True
 
 
-def _transaction_over(session: Session, *args) -> None:
-    session.info.pop(PENDING, None)
+def _transaction_end(session: Session, transaction) -> None:
+    if transaction.parent is None:  # a savepoint's rollback leaves the rest to commit
+        session.info.pop(PENDING, None)
 
 
 def install() -> None:
-    """Listen to every flush of the app's sessions (called once by create_app)."""
+    """Listen to every flush and commit of the app's sessions (called by create_app)."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_commit", _transaction_over)
-        event.listen(Session, "after_soft_rollback", _transaction_over)
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_transaction_end", _transaction_end)
