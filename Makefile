@@ -38,7 +38,7 @@ run: setup
 	FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff check app tests bench scripts
 
 # The browser tests need the system Chromium; install it when missing and we may (root).
 CHROMIUM ?= /usr/bin/chromium

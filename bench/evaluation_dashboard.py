@@ -24,6 +24,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from report import write_section  # noqa: E402  (bench/ is the script's folder)
+
 from app import create_app, crypto  # noqa: E402
 from app.evaluation import blocks, dashboard, engine  # noqa: E402
 from app.evaluation.engine import Period  # noqa: E402
@@ -33,17 +35,20 @@ from app.models import FigureBlock, Neighbourhood  # noqa: E402
 TABLES = ("contact", "contact_term", "referral", "bridge", "outing", "collective_action")
 
 
-def parts(neighbourhoods, period: Period) -> dict[str, float]:
-    """Seconds spent in each part of dashboard.build() (blocks kept)."""
+def parts(neighbourhoods, period: Period, runs: int) -> dict[str, float]:
+    """Seconds spent in each part of dashboard.build() (blocks kept), median of `runs`."""
     ids = [n.id for n in neighbourhoods]
     indicators = dashboard.active_indicators()
     live = [i for i in indicators if i.measure in engine.NON_ADDITIVE]
     timings = {}
 
     def timed(name, work):
-        started = time.perf_counter()
-        work()
-        timings[name] = time.perf_counter() - started
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - started)
+        timings[name] = statistics.median(times)
 
     timed("figures of the period", lambda: blocks.totals(indicators, ids, period))
     timed("figures of the year before",
@@ -85,11 +90,15 @@ def measure(neighbourhoods, period: Period, runs: int) -> dict:
         _touch_last_month(neighbourhoods, period)
         touched += _build_times(neighbourhoods, period, 1)
     return {"first": first, "median": statistics.median(kept), "max": max(kept),
-            "touched": statistics.median(touched), "parts": parts(neighbourhoods, period)}
+            "touched": statistics.median(touched), "parts": parts(neighbourhoods, period, runs)}
+
+
+def markers(label: str) -> tuple[str, str]:
+    return f"<!-- dashboard:{label}:start -->", f"<!-- dashboard:{label}:end -->"
 
 
 def section(label: str, counts: dict, cases: list[tuple[str, dict]], runs: int) -> str:
-    start, end = f"<!-- dashboard:{label}:start -->", f"<!-- dashboard:{label}:end -->"
+    start, end = markers(label)
     rows = "\n".join(
         f"| {name} | **{r['median'] * 1000:.0f} ms** (worst {r['max'] * 1000:.0f} ms) | "
         f"{r['touched'] * 1000:.0f} ms | {r['first'] * 1000:.0f} ms |" for name, r in cases)
@@ -116,23 +125,12 @@ people per month, the three cross-tables, suppression), median of {runs} runs:
 |---|---|---|---|
 {rows}
 
-Parts with blocks kept (one run each):
+Parts with blocks kept (median of {runs} runs each):
 
 | part | {' | '.join(name for name, _ in cases)} |
 |---|{'---|' * len(cases)}
 {part_rows}
 {end}"""
-
-
-def write(text: str, label: str, path: Path) -> None:
-    start, end = f"<!-- dashboard:{label}:start -->", f"<!-- dashboard:{label}:end -->"
-    current = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if start in current and end in current:
-        before, rest = current.split(start, 1)
-        current = before + text + rest.split(end, 1)[1]
-    else:
-        current = current.rstrip() + "\n\n" + text + "\n"
-    path.write_text(current, encoding="utf-8")
 
 
 def main() -> None:
@@ -163,7 +161,7 @@ def main() -> None:
                 neighbourhoods, Period(date(last_year - 4, 1, 1), date.today()), args.runs)),
         ]
     text = section(label, counts, cases, args.runs)
-    write(text, label, Path(args.output))
+    write_section(text, *markers(label), Path(args.output))
     print(text)
 
 

@@ -30,6 +30,8 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from report import write_section  # noqa: E402  (bench/ is the script's folder)
+
 from app import create_app, crypto  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -189,16 +191,6 @@ runs: time to interactive (DOMContentLoaded, deferred scripts run) and to load.
 {END}"""
 
 
-def write_section(section: str, path: Path) -> None:
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -211,7 +203,7 @@ def main() -> None:
         timings = throttled(browser, base, args.runs)
         browser.close()
     section = markdown(weight, timings, args.runs)
-    write_section(section, Path(args.output))
+    write_section(section, START, END, Path(args.output))
     print(section)
 
 

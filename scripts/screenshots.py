@@ -14,7 +14,7 @@ from playwright.sync_api import sync_playwright
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:5000"
 OUT = Path(sys.argv[2] if len(sys.argv) > 2 else "screenshots")
-PASSWORD = "relais-demo-2026"
+PASSWORD = "relais-demo-2026"  # noqa: S105 (the published demo accounts of `make run`)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
