@@ -46,10 +46,18 @@ def main() -> None:
         page.click(".rows a.row >> nth=0")
         page.wait_for_load_state()
         page.screenshot(path=OUT / "06-contact.png", full_page=True)
-        coordinator = browser.new_context(viewport={"width": 360, "height": 740},
-                                          device_scale_factor=2).new_page()
-        sign_in(coordinator, "coordination@relais.demo")
-        coordinator.screenshot(path=OUT / "07-coordination.png", full_page=True)
+        for name, path in (("08-referrals", "/referrals"), ("09-follow-ups", "/bridges"),
+                           ("10-directory", "/directory"),
+                           ("11-collective-actions", "/collective-actions"),
+                           ("12-worker-dashboard", "/evaluation")):
+            page.goto(f"{BASE}{path}")
+            page.screenshot(path=OUT / f"{name}.png", full_page=True)
+        for number, email in (("07-coordination", "coordination@relais.demo"),
+                              ("13-partner", "partenaire@relais.demo")):
+            other = browser.new_context(viewport={"width": 360, "height": 740},
+                                        device_scale_factor=2).new_page()
+            sign_in(other, email)
+            other.screenshot(path=OUT / f"{number}.png", full_page=True)
         browser.close()
     print(f"screenshots in {OUT}/")
 
