@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None, *, require_keys: bool = False) -
     if test_config:
         app.config.update(test_config)
     _resolve_instance_paths(app)
+    _postgres_options(app)
     if not app.config["SECRET_KEY"]:
         raise RuntimeError(
             "SECRET_KEY is not set: run `make run` once (it writes instance/config.py) "
@@ -68,6 +69,16 @@ def _resolve_instance_paths(app: Flask) -> None:
     keys_file = app.config["DATA_KEYS_FILE"]
     if not os.path.isabs(keys_file):
         app.config["DATA_KEYS_FILE"] = os.path.join(app.instance_path, keys_file)
+
+
+def _postgres_options(app: Flask) -> None:
+    """No server-side prepared statements: after five runs psycopg prepares a query, and
+    PostgreSQL may then plan it once for any neighbourhoods and dates; the evaluation's
+    queries, whose best plan depends on those values, became four times slower that way."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})  # never the default's
+        options["connect_args"] = {"prepare_threshold": None, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def _load_key_ring(app: Flask, require_keys: bool) -> None:
