@@ -8,7 +8,16 @@ import pytest
 
 from app.evaluation.engine import Period
 from app.extensions import db
-from app.models import Bridge, CollectiveAction, Contact, Organisation, Outing, Referral, User
+from app.models import (
+    Bridge,
+    CollectiveAction,
+    Contact,
+    Indicator,
+    Organisation,
+    Outing,
+    Referral,
+    User,
+)
 
 BXL = ZoneInfo("Europe/Brussels")
 APRIL = Period(date(2026, 4, 1), date(2026, 4, 30))
@@ -112,3 +121,58 @@ def data(app, world):
         action(c, "communautaire", date(2026, 5, 1), 40)                    # May: out
         db.session.commit()
     return world
+
+
+# Indicators over the world above, with their counts for Colignon in April made by hand
+# (see each comment): (code, record, measure, filter) → value.
+CONTACT_COUNTS = {
+    # c1 (00:30 on 1 April, local), c2, c3, c4 (23:45 on 30 April)
+    ("contacts", "contact", "count", ""): 4,
+    ("people", "contact", "people", ""): 7,                               # 2 + 1 + 3 + 1
+    ("aller_vers", "contact", "people", "initiative=aller_vers"): 5,      # c1 + c3
+    ("rue", "contact", "people", "place_type=rue|parc_place|gare_metro|marche"): 3,  # c1, c2
+    ("risque", "contact", "people", "situation=risque_perte_logement"): 3,  # c1 + c2
+    # a repeated field means both: c2 only
+    ("both", "contact", "count",
+     "situation=risque_perte_logement;situation=souffrance_psychique"): 1,
+    ("either", "contact", "count",
+     "situation=risque_perte_logement|souffrance_psychique"): 3,          # c1, c2, c3
+    ("logement_aller", "contact", "people", "theme=logement;initiative=aller_vers"): 2,  # c1
+    ("jeunes", "contact", "count", "age_band=15_17|18_24"): 2,            # c2, c3
+    ("repeat", "contact", "distinct_persons_repeat", ""): 2,  # P1 (c1, c2), P2 (c3, c4)
+    ("repeat_risque", "contact", "distinct_persons_repeat",
+     "situation=risque_perte_logement"): 1,                               # P1 only
+}
+REFERRAL_COUNTS = {
+    # c1→logement, c2→logement, c2→emploi, c3→emploi (April)
+    ("count", "referral", "count", ""): 4,
+    ("rate", "referral", "rate_taken_up", ""): (2, 3),                    # taken up / closed
+    ("sature", "referral", "count", "outcome=service_sature"): 1,
+    ("services", "referral", "distinct_services", ""): 2,
+    ("logement", "referral", "count", "org_category=logement_energie"): 2,
+    # c1 and c2 (both at risk) to the housing service
+    ("risque_logement", "referral", "count",
+     "situation=risque_perte_logement;org_category=logement_energie"): 2,
+    ("jeunes_psy", "referral", "count",
+     "age_band=15_17|18_24;situation=souffrance_psychique"): 3,  # c2 twice (18-24), c3 (15-17)
+    ("expulsion", "referral", "count", "theme=expulsion"): 1,             # c1
+}
+OTHER_COUNTS = {
+    # opened in April: c2's (12 April) and c3's (21 April)
+    ("bridges", "bridge", "count", ""): 2,
+    # closed in April as attached: c1's (closed 25 April)
+    ("attached", "bridge", "count", "outcome=accroche_service"): 1,
+    ("street_hours", "outing", "hours", "kind=maraude|presence_quartier"): 3.5,  # 2 h + 1.5 h
+    ("outings", "outing", "count", ""): 3,
+    ("info", "collective_action", "count", "mission=info_sante"): 2,
+    ("participants", "collective_action", "participants", "mission=info_sante"): 15,
+    ("maillage", "collective_action", "count", "mission=maillage"): 1,
+    ("sante", "collective_action", "count", "theme=sante"): 1,
+}
+EVERY_MEASURE = [*CONTACT_COUNTS, *REFERRAL_COUNTS, *OTHER_COUNTS]
+
+
+def indicators(specs) -> list[Indicator]:
+    """Transient Indicator objects (not saved) from (code, record, measure, filter)."""
+    return [Indicator(code=code, record=record, measure=measure, filter=filt)
+            for code, record, measure, filt in specs]

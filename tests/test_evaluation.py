@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.evaluation import engine
+from app.evaluation import blocks, engine
 from app.evaluation.engine import Period
 from app.evaluation.filters import FilterError, validate
 from app.evaluation.suppression import suppress_rate, suppress_table, suppress_value
@@ -25,111 +25,52 @@ from app.models import (
 )
 
 from .conftest import Api, csrf_from, login
-from .evaluation_data import APRIL, BXL
+from .evaluation_data import (
+    APRIL,
+    BXL,
+    CONTACT_COUNTS,
+    OTHER_COUNTS,
+    REFERRAL_COUNTS,
+    indicators,
+)
 from .helpers import contact_payload, new_id
 
 
-def _indicators(*specs) -> list:
-    """Transient Indicator objects (not saved): (code, record, measure, filter)."""
-    return [Indicator(code=code, record=record, measure=measure, filter=filt)
-            for code, record, measure, filt in specs]
+@pytest.fixture(params=["live", "blocks"])
+def way(request):
+    """Every hand count holds both for the live SQL and for the monthly blocks added up."""
+    return request.param
 
 
-def _compute(app, world, specs, neighbourhoods=("colignon",), period=APRIL):
+def _compute(app, world, specs, neighbourhoods=("colignon",), period=APRIL, way="live"):
     ids = [getattr(world, n).id for n in neighbourhoods]
     with app.app_context():
-        return engine.compute(_indicators(*specs), ids, period)
+        if way == "blocks":
+            return blocks.totals(indicators(specs), ids, period).indicators
+        return engine.compute(indicators(specs), ids, period)
 
 
-def test_contact_measures_and_filters(app, data):
-    got = _compute(app, data, [
-        ("contacts", "contact", "count", ""),
-        ("people", "contact", "people", ""),
-        ("aller_vers", "contact", "people", "initiative=aller_vers"),
-        ("rue", "contact", "people", "place_type=rue|parc_place|gare_metro|marche"),
-        ("risque", "contact", "people", "situation=risque_perte_logement"),
-        ("both", "contact", "count",
-         "situation=risque_perte_logement;situation=souffrance_psychique"),
-        ("either", "contact", "count",
-         "situation=risque_perte_logement|souffrance_psychique"),
-        ("logement_aller", "contact", "people", "theme=logement;initiative=aller_vers"),
-        ("jeunes", "contact", "count", "age_band=15_17|18_24"),
-        ("repeat", "contact", "distinct_persons_repeat", ""),
-        ("repeat_risque", "contact", "distinct_persons_repeat",
-         "situation=risque_perte_logement"),
-    ])
-    assert got == {
-        "contacts": 4,          # c1 (00:30 on 1 April, local), c2, c3, c4 (23:45 on 30 April)
-        "people": 7,            # 2 + 1 + 3 + 1
-        "aller_vers": 5,        # c1 + c3
-        "rue": 3,               # c1 (rue) + c2 (marché)
-        "risque": 3,            # c1 + c2
-        "both": 1,              # c2 only: a repeated field means both
-        "either": 3,            # c1, c2, c3
-        "logement_aller": 2,    # c1
-        "jeunes": 2,            # c2, c3
-        "repeat": 2,            # P1 (c1, c2) and P2 (c3, c4)
-        "repeat_risque": 1,     # P1 only
-    }
+@pytest.mark.parametrize("counts", [CONTACT_COUNTS, REFERRAL_COUNTS, OTHER_COUNTS],
+                         ids=["contacts", "referrals via their contact",
+                              "bridges, outings, collective actions"])
+def test_every_measure_and_filter_against_hand_counts(app, data, way, counts):
+    got = _compute(app, data, list(counts), way=way)
+    assert got == {code: value for (code, *_), value in counts.items()}
 
 
-def test_period_boundaries_are_in_brussels_time(app, data):
+def test_period_boundaries_are_in_brussels_time(app, data, way):
     march = Period(date(2026, 3, 1), date(2026, 3, 31))
     may = Period(date(2026, 5, 1), date(2026, 5, 31))
     spec = [("people", "contact", "people", "")]
-    assert _compute(app, data, spec, period=march) == {"people": 5}
-    assert _compute(app, data, spec, period=may) == {"people": 7}
+    assert _compute(app, data, spec, period=march, way=way) == {"people": 5}
+    assert _compute(app, data, spec, period=may, way=way) == {"people": 7}
 
 
-def test_referral_measures_read_the_origin_contact(app, data):
-    got = _compute(app, data, [
-        ("count", "referral", "count", ""),
-        ("rate", "referral", "rate_taken_up", ""),
-        ("sature", "referral", "count", "outcome=service_sature"),
-        ("services", "referral", "distinct_services", ""),
-        ("logement", "referral", "count", "org_category=logement_energie"),
-        ("risque_logement", "referral", "count",
-         "situation=risque_perte_logement;org_category=logement_energie"),
-        ("jeunes_psy", "referral", "count",
-         "age_band=15_17|18_24;situation=souffrance_psychique"),
-        ("expulsion", "referral", "count", "theme=expulsion"),
-    ])
-    assert got == {
-        "count": 4,             # c1→logement, c2→logement, c2→emploi, c3→emploi (April)
-        "rate": (2, 3),         # taken up / closed
-        "sature": 1,
-        "services": 2,
-        "logement": 2,
-        "risque_logement": 2,   # c1 and c2 (both at risk) to the housing service
-        "jeunes_psy": 3,        # c2 twice (18-24), c3 (15-17)
-        "expulsion": 1,         # c1
-    }
-
-
-def test_bridge_outing_and_collective_action_measures(app, data):
-    got = _compute(app, data, [
-        ("bridges", "bridge", "count", ""),
-        ("attached", "bridge", "count", "outcome=accroche_service"),
-        ("street_hours", "outing", "hours", "kind=maraude|presence_quartier"),
-        ("outings", "outing", "count", ""),
-        ("info", "collective_action", "count", "mission=info_sante"),
-        ("participants", "collective_action", "participants", "mission=info_sante"),
-        ("maillage", "collective_action", "count", "mission=maillage"),
-        ("sante", "collective_action", "count", "theme=sante"),
-    ])
-    assert got == {
-        "bridges": 2,           # opened in April: c2's (12 April) and c3's (21 April)
-        "attached": 1,          # closed in April as attached: c1's (closed 25 April)
-        "street_hours": 3.5,    # 2 h maraude + 1.5 h presence
-        "outings": 3,
-        "info": 2, "participants": 15, "maillage": 1, "sante": 1,
-    }
-
-
-def test_several_neighbourhoods_add_up(app, data):
+def test_several_neighbourhoods_add_up(app, data, way):
     spec = [("people", "contact", "people", ""), ("ref", "referral", "count", "")]
-    assert _compute(app, data, spec, ("colignon", "brabant")) == {"people": 11, "ref": 5}
-    assert _compute(app, data, spec, ("marolles",)) == {"people": 9, "ref": 0}
+    assert _compute(app, data, spec, ("colignon", "brabant"), way=way) == {"people": 11,
+                                                                            "ref": 5}
+    assert _compute(app, data, spec, ("marolles",), way=way) == {"people": 9, "ref": 0}
 
 
 @pytest.mark.parametrize("record,measure,text,fragment", [

@@ -14,33 +14,9 @@ from app.extensions import db
 from app.models import Contact, FigureBlock, Indicator, Organisation, Referral
 
 from .conftest import Api
-from .evaluation_data import APRIL, BXL, at
+from .evaluation_data import APRIL, BXL, EVERY_MEASURE, at, indicators
 from .helpers import contact_payload, new_id
 
-# Every measure and every form of filter, on every record type.
-SPECS = [
-    ("contacts", "contact", "count", ""),
-    ("people", "contact", "people", ""),
-    ("aller_vers", "contact", "people", "initiative=aller_vers"),
-    ("rue", "contact", "people", "place_type=rue|parc_place|gare_metro|marche"),
-    ("both", "contact", "count",
-     "situation=risque_perte_logement;situation=souffrance_psychique"),
-    ("either", "contact", "count", "situation=risque_perte_logement|souffrance_psychique"),
-    ("repeat", "contact", "distinct_persons_repeat", ""),
-    ("referrals", "referral", "count", ""),
-    ("rate", "referral", "rate_taken_up", ""),
-    ("services", "referral", "distinct_services", ""),
-    ("risque_logement", "referral", "count",
-     "situation=risque_perte_logement;org_category=logement_energie"),
-    ("jeunes_psy", "referral", "count", "age_band=15_17|18_24;situation=souffrance_psychique"),
-    ("bridges", "bridge", "count", ""),
-    ("attached", "bridge", "count", "outcome=accroche_service"),
-    ("street_hours", "outing", "hours", "kind=maraude|presence_quartier"),
-    ("outings", "outing", "count", ""),
-    ("info", "collective_action", "count", "mission=info_sante"),
-    ("participants", "collective_action", "participants", "mission=info_sante"),
-    ("sante", "collective_action", "count", "theme=sante"),
-]
 PERIODS = [
     APRIL,                                           # one whole month
     Period(date(2026, 3, 1), date(2026, 5, 31)),     # whole months
@@ -51,9 +27,13 @@ PERIODS = [
 ]
 
 
-def _indicators():
-    return [Indicator(code=code, record=record, measure=measure, filter=filt)
-            for code, record, measure, filt in SPECS]
+PEOPLE = ("people", "contact", "people", "")
+
+
+def _c3(data):
+    """c3 of the evaluation world: 3 people in Colignon on 20 April."""
+    return db.session.scalars(select(Contact).where(
+        Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
 
 
 def _ids(world, *names):
@@ -63,13 +43,13 @@ def _ids(world, *names):
 def _check_against_live(app, world, periods=PERIODS):
     """Blocks (computed, then read back from the cache) equal the live SQL."""
     with app.app_context():
-        indicators = _indicators()
+        every = indicators(EVERY_MEASURE)
         for names in (("colignon",), ("colignon", "brabant"), ("marolles",)):
             ids = _ids(world, *names)
             for period in periods:
-                live = engine.compute(indicators, ids, period)
-                assert blocks.totals(indicators, ids, period).indicators == live, (names, period)
-                assert blocks.totals(indicators, ids, period).indicators == live, (names, period)
+                live = engine.compute(every, ids, period)
+                assert blocks.totals(every, ids, period).indicators == live, (names, period)
+                assert blocks.totals(every, ids, period).indicators == live, (names, period)
 
 
 def test_blocks_add_up_to_the_live_figures(app, data):
@@ -151,7 +131,7 @@ def test_every_kind_of_write_keeps_the_blocks_exact(app, data):
 
 
 def test_a_kept_block_is_used_until_a_write_touches_it(app, data):
-    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
@@ -164,8 +144,7 @@ def test_a_kept_block_is_used_until_a_write_touches_it(app, data):
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 1000}
         # …until a write touches its neighbourhood and month.
         march = db.session.get(FigureBlock, (data.colignon.id, "2026-03")).generation
-        contact = db.session.scalars(select(Contact).where(
-            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact = _c3(data)
         contact.people_count = 4
         db.session.commit()
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 8}
@@ -175,11 +154,10 @@ def test_a_kept_block_is_used_until_a_write_touches_it(app, data):
 
 
 def test_a_block_read_within_a_write_is_not_kept(app, data):
-    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
-        contact = db.session.scalars(select(Contact).where(
-            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact = _c3(data)
         contact.people_count = 5
         db.session.flush()
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 9}
@@ -222,7 +200,7 @@ def test_a_period_is_whole_months_and_partial_edges(period, whole, partial):
 
 
 def test_records_written_with_sql_are_counted_after_recompute(app, data):
-    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
@@ -260,12 +238,11 @@ def test_an_edited_indicator_is_recomputed_alone(app, data):
 
 
 def test_a_savepoint_rolled_back_keeps_what_the_transaction_touched(app, data):
-    spec = [Indicator(code="people", record="contact", measure="people", filter="")]
+    spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
         assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
-        contact = db.session.scalars(select(Contact).where(
-            Contact.neighbourhood_id == data.colignon.id, Contact.people_count == 3)).one()
+        contact = _c3(data)
         contact.people_count = 4
         db.session.flush()
         savepoint = db.session.begin_nested()
