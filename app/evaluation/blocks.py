@@ -91,7 +91,11 @@ def totals(indicators, neighbourhood_ids, period: Period) -> Totals:
     for piece, sign in chain(((p, 1) for p in live), ((p, -1) for p in left_out)):
         parts.extend((key, block, sign) for key, block in
                      engine.compute_blocks(additive, ids, piece).items())
-    return _added_up(parts, indicators, ids, period)
+    result = _added_up(parts, additive)
+    others = [i for i in indicators if i.measure in NON_ADDITIVE]
+    if others:
+        result.indicators.update(engine.compute(others, ids, period))
+    return result
 
 
 def _days(period: Period) -> int:
@@ -106,8 +110,8 @@ def _rest_of_month(part: Period) -> list[Period]:
                         Period(part.end + timedelta(days=1), last)) if p.start <= p.end]
 
 
-def _added_up(parts, indicators, ids: list[int], period: Period) -> Totals:
-    additive = [i for i in indicators if i.measure not in NON_ADDITIVE]
+def _added_up(parts, additive) -> Totals:
+    """The sum of signed blocks: [((neighbourhood id, month), block, +1 or -1)]."""
     result, sums = Totals(), {}
     for (nid, month), block, sign in parts:
         for code, value in block["indicators"].items():
@@ -130,9 +134,6 @@ def _added_up(parts, indicators, ids: list[int], period: Period) -> Totals:
     for indicator in additive:
         result.indicators[indicator.code] = engine.number(sums.get(indicator.code, _zero(
             indicator.measure)))
-    live = [i for i in indicators if i.measure in NON_ADDITIVE]
-    if live:
-        result.indicators.update(engine.compute(live, ids, period))
     return result
 
 
