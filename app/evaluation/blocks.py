@@ -13,7 +13,8 @@ A block is only used while it is known to be exact:
   collective action notes the blocks it touches (its neighbourhood and month before and
   after the change; for a contact, also the blocks of its referrals and bridges, whose
   filters read the contact's fields), and the commit bumps their `generation` in the same
-  transaction as the writes;
+  transaction as the writes (the columns that place a record in a block are mapped with
+  `active_history`, so that the value a record leaves is known even if it was not loaded);
 - a block records the generation it was computed at, read *before* its records were, so a
   write that commits meanwhile leaves it outdated rather than wrong;
 - it also records the digest of each indicator's definition next to its figure, so that
@@ -359,7 +360,7 @@ def touched_blocks(session: Session) -> set[tuple[int, str]]:
             contacts.update(_old_and_new(obj, "contact_id"))
         elif isinstance(obj, CollectiveActionTerm):
             actions.update(_old_and_new(obj, "action_id"))
-        elif isinstance(obj, Organisation) and inspect(obj).attrs.category.history.deleted:
+        elif isinstance(obj, Organisation) and inspect(obj).attrs.category.history.has_changes():
             keys.add(ALL)  # referrals to it are counted under another category now
     connection = session.connection()
     contacts.discard(None)

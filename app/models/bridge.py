@@ -29,7 +29,8 @@ class Bridge(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"),
+                                                  active_history=True)
     # The HMAC of the person code of the origin contact (never the code itself).
     person_code_hash: Mapped[str] = mapped_column(String(64), index=True)
     origin_contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contact.id"), index=True)
@@ -41,8 +42,8 @@ class Bridge(db.Model):
     outcome: Mapped[str | None] = mapped_column(String(40))  # bridge_outcome term code
     # The service that took the person up, when the outcome says so.
     attached_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

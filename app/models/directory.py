@@ -9,7 +9,7 @@ from ..extensions import db
 class Organisation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    category: Mapped[str | None] = mapped_column(String(40))  # org_category term code
+    category: Mapped[str | None] = mapped_column(String(40), active_history=True)  # org_category
     commune: Mapped[str | None] = mapped_column(String(120))
     # Contact details of the service itself (never of a person it helps).
     phone: Mapped[str | None] = mapped_column(String(40))

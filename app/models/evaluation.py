@@ -62,9 +62,10 @@ class CollectiveAction(HasTerms, db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"),
+                                                  active_history=True)
     mission: Mapped[str] = mapped_column(String(40))  # collective_mission term code
-    occurred_on: Mapped[date] = mapped_column(Date)
+    occurred_on: Mapped[date] = mapped_column(Date, active_history=True)
     participants: Mapped[int] = mapped_column(default=0)
     # A short name of the action ("Stand santé au marché"), never about a person.
     title: Mapped[str | None] = mapped_column(String(120))

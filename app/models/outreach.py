@@ -40,9 +40,10 @@ class Outing(db.Model):
 
     # Client-generated so that a phone can create it offline (DESIGN §2).
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"),
+                                                  active_history=True)
     kind: Mapped[str] = mapped_column(String(40))  # outing_kind term code
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, active_history=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     place_label: Mapped[str | None] = mapped_column(String(80))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
@@ -108,12 +109,13 @@ class Contact(HasTerms, db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"),
+                                                  active_history=True)
     outing_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("outing.id", ondelete="SET NULL"), index=True
     )
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, active_history=True)
     place_type: Mapped[str | None] = mapped_column(String(40))
     initiative: Mapped[str | None] = mapped_column(String(40))
     people_count: Mapped[int] = mapped_column(default=1)

@@ -44,7 +44,8 @@ class Referral(db.Model):
         ForeignKey("bridge.id", ondelete="SET NULL"), index=True
     )
     # Copied from the contact: scoping and counting need no join.
-    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"))
+    neighbourhood_id: Mapped[int] = mapped_column(ForeignKey("neighbourhood.id"),
+                                                  active_history=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     modality: Mapped[str] = mapped_column(String(40))  # referral_modality term code
     status: Mapped[str] = mapped_column(String(20), default="proposed")
@@ -54,7 +55,7 @@ class Referral(db.Model):
     message: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     # Set once, when the referral is first sent: from then on the partner sees it.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
