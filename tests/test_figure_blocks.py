@@ -14,6 +14,8 @@ from app.evaluation import blocks, engine
 from app.evaluation.engine import Period
 from app.extensions import db
 from app.models import (
+    Bridge,
+    CollectiveAction,
     Contact,
     FigureBlock,
     Indicator,
@@ -334,8 +336,41 @@ def test_random_writes_never_leave_a_block_wrong(app, data):
                                   ended_at=start + timedelta(hours=rng.randint(1, 3)),
                                   created_by_id=worker.id))
 
+        def new_bridge():
+            coded = db.session.scalars(select(Contact).where(
+                Contact.person_code_hash.is_not(None))).all()
+            if coded:
+                contact = rng.choice(coded)
+                db.session.add(Bridge(
+                    id=uuid.uuid4(), neighbourhood_id=contact.neighbourhood_id,
+                    person_code_hash=contact.person_code_hash, origin_contact_id=contact.id,
+                    lead_id=worker.id, created_by_id=worker.id, opened_at=moment(),
+                    status="open"))
+
+        def close_bridge():
+            open_ones = db.session.scalars(select(Bridge).where(Bridge.status == "open")).all()
+            if open_ones:
+                bridge = rng.choice(open_ones)
+                bridge.status, bridge.closed_at = "closed", moment()
+                bridge.outcome = rng.choice(["accroche_service", "perdu_de_vue"])
+
+        def collective_action():
+            actions = db.session.scalars(select(CollectiveAction)).all()
+            if actions and rng.random() < .4:
+                action = rng.choice(actions)
+                action.occurred_on = moment().date()
+                action.set_codes("theme", rng.sample(["sante", "logement"], rng.randint(0, 2)))
+                return
+            action = CollectiveAction(id=uuid.uuid4(), neighbourhood_id=rng.choice(places),
+                                      mission=rng.choice(["info_sante", "maillage"]),
+                                      occurred_on=moment().date(),
+                                      participants=rng.randint(0, 30), created_by_id=worker.id)
+            action.set_codes("theme", ["sante"])
+            db.session.add(action)
+
         writes = [new_contact] * 4 + [edit_contact] * 3 + [new_referral] * 2 + \
-            [close_referral, recategorise, new_outing]
+            [close_referral, recategorise, new_outing, new_bridge, close_bridge,
+             collective_action]
         for _ in range(40):
             for _ in range(rng.randint(1, 4)):
                 rng.choice(writes)()
