@@ -106,9 +106,9 @@ def _days(period: Period) -> int:
 def _rest_of_month(part: Period) -> list[Period]:
     """The days of its calendar month that a part of it leaves out, as periods."""
     first = part.start.replace(day=1)
-    last = _last_day(first.strftime("%Y-%m"))
     return [p for p in (Period(first, part.start - timedelta(days=1)),
-                        Period(part.end + timedelta(days=1), last)) if p.start <= p.end]
+                        Period(part.end + timedelta(days=1), _month_end(first)))
+            if p.start <= p.end]
 
 
 def _added_up(parts, additive) -> Totals:
@@ -150,9 +150,7 @@ def split(period: Period) -> tuple[list[str], list[Period]]:
     """The whole calendar months of the period ('YYYY-MM') and the partial ones (periods)."""
     months, edges = [], []
     for month in period.months():
-        following = (month.start + timedelta(days=32)).replace(day=1)
-        whole = month.start.day == 1 and month.end == following - timedelta(days=1)
-        if whole:
+        if month.start.day == 1 and month.end == _month_end(month.start):
             months.append(month.start.strftime("%Y-%m"))
         else:
             edges.append(month)
@@ -244,7 +242,11 @@ def _first_day(month: str) -> date:
 
 
 def _last_day(month: str) -> date:
-    return (_first_day(month) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return _month_end(_first_day(month))
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _store(fresh: dict, generations: dict, digest: str) -> None:
@@ -288,9 +290,12 @@ def _upsert(connection, nid: int, month: str, values: dict, changes: dict) -> No
         index_elements=["neighbourhood_id", "month"], set_=changes))
 
 
+OUTDATE_ALL = update(FigureBlock).values(generation=FigureBlock.generation + 1)
+
+
 def invalidate_all() -> None:
     """After writes that bypassed the ORM: every block is computed again when next needed."""
-    db.session.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
+    db.session.execute(OUTDATE_ALL)
 
 
 def fill(indicators, today: date) -> int:
@@ -399,7 +404,7 @@ def _before_commit(session: Session) -> None:
         return
     connection = session.connection()
     if ALL in keys:
-        connection.execute(update(FigureBlock).values(generation=FigureBlock.generation + 1))
+        connection.execute(OUTDATE_ALL)
         keys.discard(ALL)
     generation = FigureBlock.__table__.c.generation
     for nid, month in sorted(keys):

@@ -86,10 +86,15 @@ def _figures(indicators, current: blocks.Totals, previous: blocks.Totals,
                    publish(i, previous.indicators[i.code], k)) for i in indicators]
 
 
-def indicator_figures(neighbourhood_ids, period: Period, k: int) -> list[Figure]:
+def _totals(neighbourhood_ids, period: Period):
+    """The active indicators, with the totals of the period and of the year before."""
     indicators = active_indicators()
-    return _figures(indicators, blocks.totals(indicators, neighbourhood_ids, period),
-                    blocks.totals(indicators, neighbourhood_ids, period.year_before()), k)
+    return (indicators, blocks.totals(indicators, neighbourhood_ids, period),
+            blocks.totals(indicators, neighbourhood_ids, period.year_before()))
+
+
+def indicator_figures(neighbourhood_ids, period: Period, k: int) -> list[Figure]:
+    return _figures(*_totals(neighbourhood_ids, period), k)
 
 
 def _plans(figures: list[Figure]) -> list[PlanBlock]:
@@ -136,11 +141,8 @@ def outcome_category_table(totals: blocks.Totals, k: int) -> Table:
 
 def build(neighbourhoods: list[Neighbourhood], period: Period) -> Dashboard:
     k = suppression_k()
-    ids = [n.id for n in neighbourhoods]
-    indicators = active_indicators()
-    current = blocks.totals(indicators, ids, period)
-    figures = _figures(indicators, current, blocks.totals(indicators, ids, period.year_before()),
-                       k)
+    indicators, current, previous = _totals([n.id for n in neighbourhoods], period)
+    figures = _figures(indicators, current, previous, k)
     return Dashboard(
         period=period, neighbourhoods=neighbourhoods, k=k, plans=_plans(figures),
         figures=figures,
