@@ -135,10 +135,14 @@ def _init_extensions(app: Flask) -> None:
     # "basic", not "strong": a phone changes address between wifi and 4G mid-maraude.
     login_manager.session_protection = "basic"
 
-    from . import models  # noqa: F401  (register every model on the metadata)
+    from . import (
+        models,  # noqa: F401  (register every model on the metadata)
+        versions,
+    )
     from .evaluation import blocks
 
     blocks.install()  # writes keep the monthly blocks of the evaluation figures exact
+    versions.install()  # no change of a versioned record slips past its history
 
 
 def _register_blueprints(app: Flask) -> None:

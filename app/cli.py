@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from . import audit, crypto
+from . import audit, crypto, versions
 from .auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .loaders import (
@@ -73,7 +73,9 @@ def keys_rotate():
             token = getattr(row, column)
             if ring.key_id_of(token) != ring.current.key_id:
                 setattr(row, column, ring.encrypt(ring.decrypt(token, aad), aad))
+                versions.not_a_change(row)  # the same text, sealed anew
                 count += 1
+    count += versions.reseal_history(ring)
     audit.record("key_rotated", object_type="key", object_id=ring.current.key_id,
                  detail={"values": count})
     db.session.commit()

@@ -12,6 +12,7 @@ from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
 
+from . import versions
 from .cli import create_user
 from .extensions import db
 from .loaders import load_directory, load_evaluation, load_vocabularies
@@ -215,15 +216,18 @@ def _demo_bridges(rng: random.Random, now: datetime) -> None:
                       if u.id != origin.author_id]
         if not handed_over and colleagues and not closed:
             handed_over = True
-            bridge.handovers.append(BridgeHandover(from_id=origin.author_id,
-                                                   to_id=colleagues[0].id,
-                                                   by_id=origin.author_id, at=opened))
-            bridge.lead_id = colleagues[0].id
+            with versions.tracked(bridge, via="handover"):
+                bridge.handovers.append(BridgeHandover(from_id=origin.author_id,
+                                                       to_id=colleagues[0].id,
+                                                       by_id=origin.author_id, at=opened))
+                bridge.lead = colleagues[0]
+                bridge.lead_id = colleagues[0].id
         if closed:
-            bridge.status, bridge.outcome = "closed", "accroche_service"
-            bridge.attached_organisation = bridge.organisation
-            bridge.closed_at = datetime.combine(day, time(16), tzinfo=local_tz())
-            bridge.next_step_due = None
+            with versions.tracked(bridge, via="close"):
+                bridge.status, bridge.outcome = "closed", "accroche_service"
+                bridge.attached_organisation = bridge.organisation
+                bridge.closed_at = datetime.combine(day, time(16), tzinfo=local_tz())
+                bridge.next_step_due = None
 
 
 REFERRAL_MESSAGES = [

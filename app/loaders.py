@@ -16,6 +16,7 @@ from typing import IO
 
 from sqlalchemy import select
 
+from . import versions
 from .extensions import db
 from .models import Organisation, Term
 
@@ -143,12 +144,13 @@ def load_directory(path: Path | IO[bytes] = DEFAULT_DIRECTORY) -> LoadReport:
             report.created += 1
         else:
             report.updated += 1
-        org.category = row["category"] or None
-        org.commune = row["commune"] or None
-        org.description = row.get("note") or None
-        for optional in ("phone", "email", "website"):
-            if row.get(optional):
-                setattr(org, optional, row[optional])
+        with versions.tracked(org, via="import"):
+            org.category = row["category"] or None
+            org.commune = row["commune"] or None
+            org.description = row.get("note") or None
+            for optional in ("phone", "email", "website"):
+                if row.get(optional):
+                    setattr(org, optional, row[optional])
     db.session.commit()
     return report
 
@@ -185,11 +187,12 @@ def load_objectives(path: Path | IO[bytes] = DEFAULT_OBJECTIVES) -> LoadReport:
                 report.created += 1
             else:
                 report.updated += 1
-            objective.parent_code = row.get("parent") or None
-            objective.level = row["level"]
-            objective.title_fr = row["title_fr"]
-            objective.target = int(target) if target else None
-            objective.position = position
+            with versions.tracked(objective, via="import"):
+                objective.parent_code = row.get("parent") or None
+                objective.level = row["level"]
+                objective.title_fr = row["title_fr"]
+                objective.target = int(target) if target else None
+                objective.position = position
     db.session.commit()
     return report
 
@@ -230,11 +233,13 @@ def load_indicators(path: Path | IO[bytes] = DEFAULT_INDICATORS) -> LoadReport:
             report.created += 1
         else:
             report.updated += 1
-        indicator.objective = objective
-        indicator.label_fr = row["label_fr"]
-        indicator.record, indicator.measure = row["record"], row["measure"]
-        indicator.filter = row.get("filter", "")
-        indicator.position = position
+        with versions.tracked(indicator, via="import"):
+            indicator.objective = objective
+            indicator.objective_id = objective.id
+            indicator.label_fr = row["label_fr"]
+            indicator.record, indicator.measure = row["record"], row["measure"]
+            indicator.filter = row.get("filter", "")
+            indicator.position = position
     db.session.commit()
     return report
 

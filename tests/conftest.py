@@ -189,6 +189,12 @@ class Api:
     def get(self, path: str, **kwargs):
         return self.client.get(f"/api/v1{path}", **kwargs)
 
+    def edit(self, path: str, payload: dict, **kwargs):
+        """Change a record as a client that has just read it: If-Match its current version."""
+        seen = self.get(path)
+        assert seen.status_code == 200, seen.get_json()
+        return self.put(path, payload, headers={"If-Match": seen.headers["ETag"]}, **kwargs)
+
 
 @pytest.fixture
 def api_as(client):

@@ -40,11 +40,11 @@ def test_put_replaces_fields_and_keeps_write_only_ones_when_absent(worker_api, a
     contact_id = new_id()
     worker_api.put(f"/contacts/{contact_id}", contact_payload(note="n1", person_code="AB12"))
     changed = contact_payload(themes=["sante"], people_count=1)
-    assert worker_api.put(f"/contacts/{contact_id}", changed).status_code == 200
+    assert worker_api.edit(f"/contacts/{contact_id}", changed).status_code == 200
     body = worker_api.get(f"/contacts/{contact_id}").get_json()
     assert body["themes"] == ["sante"] and body["people_count"] == 1
     assert body["note"] == "n1" and body["has_person_code"] is True
-    worker_api.put(f"/contacts/{contact_id}", contact_payload(note=None, person_code=None))
+    worker_api.edit(f"/contacts/{contact_id}", contact_payload(note=None, person_code=None))
     body = worker_api.get(f"/contacts/{contact_id}").get_json()
     assert body["note"] is None and body["has_person_code"] is False
     with app.app_context():
@@ -59,10 +59,12 @@ def test_two_concurrent_puts_of_one_new_id_give_one_row(app, world):
         contact_id = new_id()
         barrier = threading.Barrier(2)
         statuses = []
+        payload = contact_payload()  # a retried upload: the same body twice
 
-        def send(api, contact_id=contact_id, barrier=barrier, statuses=statuses):
+        def send(api, contact_id=contact_id, barrier=barrier, statuses=statuses,
+                 payload=payload):
             barrier.wait()
-            statuses.append(api.put(f"/contacts/{contact_id}", contact_payload()).status_code)
+            statuses.append(api.put(f"/contacts/{contact_id}", payload).status_code)
 
         threads = [threading.Thread(target=send, args=(api,)) for api in clients]
         for thread in threads:
@@ -210,7 +212,7 @@ def test_outing_put_get_and_contacts_attached(worker_api, world, app):
                            contact_payload(outing=outing_id, neighbourhood="brabant"))
     assert wrong.status_code == 422 and "outing" in wrong.get_json()["errors"]
     payload["ended_at"] = moment(1)
-    assert worker_api.put(f"/outings/{outing_id}", payload).status_code == 200
+    assert worker_api.edit(f"/outings/{outing_id}", payload).status_code == 200
     assert count(app, Outing) == 1
 
 

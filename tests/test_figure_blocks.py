@@ -122,12 +122,12 @@ def test_every_kind_of_write_keeps_the_blocks_exact(app, data):
         occurred_at=at(2026, 4, 9).isoformat())).status_code == 201
     _check_against_live(app, data, year)
     # A contact's situations change: its referrals' filtered counts change with it.
-    assert api.put(f"/contacts/{c2_id}", contact_payload(
+    assert api.edit(f"/contacts/{c2_id}", contact_payload(
         occurred_at=c2_when.isoformat(), people_count=1, age_band="18_24",
         situations=["souffrance_psychique"])).status_code == 200
     _check_against_live(app, data, year)
     # A contact moves from April to March.
-    assert api.put(f"/contacts/{new_contact}", contact_payload(
+    assert api.edit(f"/contacts/{new_contact}", contact_payload(
         occurred_at=at(2026, 3, 2).isoformat())).status_code == 200
     _check_against_live(app, data, year)
     # A referral is closed as taken up.

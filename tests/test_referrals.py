@@ -161,13 +161,13 @@ def test_put_referral_is_idempotent_and_frozen_once_sent(app, team, world):
     contact_id, referral_id = _refer(team, world, send=False)
     payload = {"contact": contact_id, "organisation": world.cpas.id, "modality": "rendez_vous",
                "message": "Personne attendue mardi matin"}
-    assert team.put(f"/referrals/{referral_id}", payload).status_code == 200
+    assert team.edit(f"/referrals/{referral_id}", payload).status_code == 200
     corrected = {**payload, "modality": "appel"}
-    assert team.put(f"/referrals/{referral_id}", corrected).status_code == 200
+    assert team.edit(f"/referrals/{referral_id}", corrected).status_code == 200
     _post_status(team, referral_id, status="sent")
     assert team.put(f"/referrals/{referral_id}", corrected).status_code == 200  # same: fine
-    changed = team.put(f"/referrals/{referral_id}", {**corrected, "organisation":
-                                                     world.other_org.id})
+    changed = team.edit(f"/referrals/{referral_id}", {**corrected, "organisation":
+                                                      world.other_org.id})
     assert changed.status_code == 409
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Referral)) == 1

@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from .. import audit
+from .. import audit, versions
 from ..access import role_required
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
@@ -62,11 +62,12 @@ def _save_organisation(organisation: Organisation | None):
             if organisation is None:
                 organisation = Organisation()
                 db.session.add(organisation)
-            for field in ("name", "category", "commune", "phone", "email", "website",
-                          "description"):
-                value = (getattr(form, field).data or "").strip() or None
-                setattr(organisation, field, value)
-            organisation.active = form.active.data
+            with versions.tracked(organisation, via="page"):
+                for field in ("name", "category", "commune", "phone", "email", "website",
+                              "description"):
+                    value = (getattr(form, field).data or "").strip() or None
+                    setattr(organisation, field, value)
+                organisation.active = form.active.data
             db.session.flush()
             audit.record("organisation_saved", obj=organisation,
                          detail={"active": organisation.active})

@@ -6,21 +6,24 @@ import hashlib
 import uuid
 
 from flask import jsonify, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
-from .. import audit, vocab
+from .. import audit, versions, vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..bridges.history import history_for_code
 from ..bridges.service import (
     apply_bridge,
+    apply_step,
     clean_bridge,
     clean_step,
     close_bridge,
+    create_step,
     open_bridge,
-    put_step,
 )
 from ..evaluation import dashboard, selection
 from ..extensions import db
@@ -52,7 +55,7 @@ from ..referrals.service import (
     update_referral,
 )
 from ..validation import Checker, Invalid
-from . import bp
+from . import bp, preconditions
 from .openapi import openapi_document
 from .serialize import (
     bridge_json,
@@ -83,29 +86,67 @@ def _json_object() -> dict:
 
 
 def _put(model, record_id: uuid.UUID, clean, create, update, serialize):
-    """Create or replace one record; the same id sent again never makes a second row.
+    """Create or change one record under the precondition the sender gives (DESIGN §5).
 
-    201 when created, 200 when it existed (same or updated), 404 when it exists outside the
-    user's scope. Validation happens before anything is written; any failure rolls back.
+    Scope comes first: a record outside the user's scope answers 404 whatever the headers.
+    Validation happens before anything is written; any refusal rolls back. When another
+    writer commits the same record at the same moment, the loser's commit fails on the
+    version check (or the unique id) and the whole request is judged again.
     """
     payload = _json_object()
-    if db.session.get(model, record_id) is not None:
-        record = get_scoped_or_404(model, record_id)  # exists, but maybe not for this user
-        update(record, clean(payload, record))
+    precondition = preconditions.read(request.headers)
+    for attempt in range(ATTEMPTS):
+        try:
+            return _put_once(model, record_id, payload, precondition, clean, create, update,
+                             serialize)
+        except (StaleDataError, IntegrityError):
+            db.session.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+ATTEMPTS = 5
+
+
+def _put_once(model, record_id, payload, precondition, clean, create, update, serialize):
+    if db.session.get(model, record_id) is None:
+        if precondition.version not in (None, versions.ANY):
+            return preconditions.missing()
+        record = create(record_id, clean(payload))
         db.session.commit()
-        return jsonify(serialize(record)), 200
-    record = create(record_id, clean(payload))
+        return preconditions.answer(serialize(record), record, 201)
+
+    def load():
+        return get_scoped_or_404(model, record_id)  # exists, but maybe not for this user
+
+    def apply(record, body):
+        update(record, clean(body, record))
+
+    load()
+    if precondition.version is None:
+        same, current = versions.is_same(load, payload, apply)
+        record = load()
+        if same:
+            return preconditions.answer(serialize(record), record, 200)
+        if precondition.create:
+            return preconditions.exists(record, current)
+        return preconditions.required()
     try:
-        db.session.commit()
-    except IntegrityError:
-        # Another request created the same id in the meantime (a retried upload):
-        # it is the same record, so apply this version on top of it.
-        db.session.rollback()
-        record = get_scoped_or_404(model, record_id)
-        update(record, clean(payload, record))
-        db.session.commit()
-        return jsonify(serialize(record)), 200
-    return jsonify(serialize(record)), 201
+        saved = versions.save(load, payload, precondition.version, apply,
+                              via="overwrite" if precondition.version == versions.ANY else "api")
+    except versions.PreconditionFailed:
+        return preconditions.unknown_version(load())
+    if saved.conflict is not None:
+        return preconditions.conflict(load(), saved.conflict)
+    if precondition.version == versions.ANY and saved.changed:
+        audit.record("record_overwritten", obj=saved.record,
+                     object_type=versions.kind_of(saved.record).name,
+                     detail={"fields": saved.changed})
+    db.session.commit()
+    body = serialize(saved.record)
+    body["merged"] = saved.merged
+    return preconditions.answer(body, saved.record, 200)
 
 
 def _creator(model, apply, **fields):
@@ -155,7 +196,7 @@ def vocabularies():
 def get_contact(contact_id):
     contact = get_scoped_or_404(Contact, contact_id)
     note = open_note(contact, via="api")
-    return jsonify(contact_json(contact, note=note, include_note=True))
+    return preconditions.answer(contact_json(contact, note=note, include_note=True), contact)
 
 
 @bp.put("/contacts/<uuid:contact_id>")
@@ -169,7 +210,8 @@ def put_contact(contact_id):
 @bp.get("/outings/<uuid:outing_id>")
 @role_required(Role.FIELD_WORKER)
 def get_outing(outing_id):
-    return jsonify(outing_json(get_scoped_or_404(Outing, outing_id)))
+    outing = get_scoped_or_404(Outing, outing_id)
+    return preconditions.answer(outing_json(outing), outing)
 
 
 @bp.put("/outings/<uuid:outing_id>")
@@ -224,7 +266,8 @@ def list_referrals():
 @bp.get("/referrals/<uuid:referral_id>")
 @role_required(Role.FIELD_WORKER, Role.PARTNER)
 def get_referral(referral_id):
-    return jsonify(_partner_aware_json(get_scoped_or_404(Referral, referral_id)))
+    referral = get_scoped_or_404(Referral, referral_id)
+    return preconditions.answer(_partner_aware_json(referral), referral)
 
 
 @bp.put("/referrals/<uuid:referral_id>")
@@ -269,7 +312,7 @@ def get_bridge(bridge_id):
     if any(notes.values()):
         audit.record("note_read", obj=bridge, detail={"via": "api"})
         db.session.commit()
-    return jsonify(bridge_json(bridge, notes=notes))
+    return preconditions.answer(bridge_json(bridge, notes=notes), bridge)
 
 
 @bp.put("/bridges/<uuid:bridge_id>")
@@ -294,15 +337,16 @@ def put_bridge(bridge_id):
 @bp.put("/bridges/<uuid:bridge_id>/steps/<uuid:step_id>")
 @role_required(Role.FIELD_WORKER)
 def put_bridge_step(bridge_id, step_id):
-    bridge = get_scoped_or_404(Bridge, bridge_id)
-    step, created = put_step(bridge, step_id, clean_step(_json_object()), current_user)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()  # the same step arrived twice at once: keep the first
-        step = get_scoped_or_404(BridgeStep, step_id)
-        created = False
-    return jsonify(step_json(step)), 201 if created else 200
+    get_scoped_or_404(Bridge, bridge_id)
+    step = db.session.get(BridgeStep, step_id)
+    if step is not None and step.bridge_id != bridge_id:
+        raise Conflict(_l("Cette étape appartient à un autre suivi-pont."))
+
+    def create(new_id, clean):
+        return create_step(get_scoped_or_404(Bridge, bridge_id), new_id, clean, current_user)
+
+    return _put(BridgeStep, step_id, lambda payload, existing=None: clean_step(payload),
+                create, apply_step, step_json)
 
 
 @bp.post("/bridges/<uuid:bridge_id>/close")
@@ -336,7 +380,8 @@ def person_code_history():
 @bp.get("/collective-actions/<uuid:action_id>")
 @role_required(Role.FIELD_WORKER)
 def get_collective_action(action_id):
-    return jsonify(collective_action_json(get_scoped_or_404(CollectiveAction, action_id)))
+    action = get_scoped_or_404(CollectiveAction, action_id)
+    return preconditions.answer(collective_action_json(action), action)
 
 
 @bp.put("/collective-actions/<uuid:action_id>")

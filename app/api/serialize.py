@@ -21,6 +21,7 @@ def iso(moment) -> str | None:
 def contact_json(contact: Contact, *, note: str | None = None, include_note=False) -> dict:
     body = {
         "id": str(contact.id),
+        "version": contact.version,
         "neighbourhood": contact.neighbourhood.code,
         "outing": str(contact.outing_id) if contact.outing_id else None,
         "occurred_at": iso(contact.occurred_at),
@@ -42,6 +43,7 @@ def contact_json(contact: Contact, *, note: str | None = None, include_note=Fals
 def outing_json(outing: Outing) -> dict:
     return {
         "id": str(outing.id),
+        "version": outing.version,
         "neighbourhood": outing.neighbourhood.code,
         "kind": outing.kind,
         "started_at": iso(outing.started_at),
@@ -56,6 +58,7 @@ def outing_json(outing: Outing) -> dict:
 def organisation_json(organisation: Organisation) -> dict:
     return {
         "id": organisation.id,
+        "version": organisation.version,
         "name": organisation.name,
         "category": organisation.category,
         "commune": organisation.commune,
@@ -76,6 +79,7 @@ def referral_json(referral: Referral, *, for_partner: bool) -> dict:
     """
     body = {
         "id": str(referral.id),
+        "version": referral.version,
         "organisation": referral.organisation_id,
         "neighbourhood": referral.neighbourhood.code,
         "modality": referral.modality,
@@ -101,6 +105,7 @@ def referral_json(referral: Referral, *, for_partner: bool) -> dict:
 def step_json(step: BridgeStep, *, note: str | None = None, include_note=False) -> dict:
     body = {
         "id": str(step.id),
+        "version": step.version,
         "bridge": str(step.bridge_id),
         "occurred_on": step.occurred_on.isoformat(),
         "kind": step.kind,
@@ -117,6 +122,7 @@ def bridge_json(bridge: Bridge, *, notes: dict | None = None) -> dict:
     """A bridge for its team. Step notes only when `notes` (decrypted, audited) is given."""
     return {
         "id": str(bridge.id),
+        "version": bridge.version,
         "neighbourhood": bridge.neighbourhood.code,
         "contact": str(bridge.origin_contact_id),
         "lead": bridge.lead_id,
@@ -153,6 +159,7 @@ def code_history_json(history) -> dict:
 def collective_action_json(action) -> dict:
     return {
         "id": str(action.id),
+        "version": action.version,
         "neighbourhood": action.neighbourhood.code,
         "mission": action.mission,
         "occurred_on": action.occurred_on.isoformat(),

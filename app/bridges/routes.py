@@ -9,10 +9,10 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import audit
+from .. import audit, versions
 from ..access import get_scoped_or_404, role_required
 from ..extensions import db
-from ..models import Bridge, Contact, Role
+from ..models import Bridge, BridgeStep, Contact, Role
 from ..outreach.records import team_candidates
 from ..referrals.service import Conflict, active_organisations, referrals_of_bridge
 from ..validation import Invalid
@@ -20,15 +20,16 @@ from ..web import local_now
 from . import bp
 from .history import history_for_code, history_for_hash
 from .service import (
+    apply_step,
     clean_bridge,
     clean_step,
     close_bridge,
+    create_step,
     follow_ups,
     hand_over,
     open_bridge,
     open_bridges_led_by,
     open_bridges_of_team,
-    put_step,
 )
 
 worker_only = role_required(Role.FIELD_WORKER)
@@ -123,7 +124,15 @@ def add_step(bridge_id):
         clean = clean_step({"occurred_on": form.get("occurred_on") or None,
                             "kind": form.get("kind") or None, "note": form.get("note", ""),
                             "next_step_due": form.get("next_step_due") or None})
-        _step, created = put_step(found, step_id, clean, current_user)
+        step = db.session.get(BridgeStep, step_id)
+        created = step is None
+        if created:
+            create_step(found, step_id, clean, current_user)
+        elif step.bridge_id != found.id:
+            raise Conflict(_("Cette étape appartient à un autre suivi-pont."))
+        else:  # the same form sent twice: its step again
+            with versions.tracked(step, via="page"):
+                apply_step(step, clean)
         db.session.commit()
     except Invalid as exc:
         db.session.rollback()

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
+from .. import versions
 from ..access import scoped
 from ..extensions import db
 from ..models import Bridge, BridgeHandover, BridgeStep, Contact, Organisation, User
@@ -125,10 +126,11 @@ def apply_bridge(bridge: Bridge, clean: dict, user) -> None:
 def hand_over(bridge: Bridge, to: User, user) -> None:
     if not bridge.is_open:
         raise Conflict(_l("Ce suivi-pont est clôturé."))
-    bridge.handovers.append(BridgeHandover(from_id=bridge.lead_id, to_id=to.id, by_id=user.id,
-                                           at=datetime.now(UTC)))
-    bridge.lead = to
-    bridge.lead_id = to.id
+    with versions.tracked(bridge, via="handover"):
+        bridge.handovers.append(BridgeHandover(from_id=bridge.lead_id, to_id=to.id,
+                                               by_id=user.id, at=datetime.now(UTC)))
+        bridge.lead = to
+        bridge.lead_id = to.id
 
 
 def clean_step(payload: dict) -> dict:
@@ -145,25 +147,29 @@ def clean_step(payload: dict) -> dict:
     return clean
 
 
-def put_step(bridge: Bridge, step_id: uuid.UUID, clean: dict, user) -> tuple[BridgeStep, bool]:
-    """Add a step (or replace it when the same id comes again). Returns (step, created)."""
-    step = db.session.get(BridgeStep, step_id)
-    if step is not None and step.bridge_id != bridge.id:
-        raise Conflict(_l("Cette étape appartient à un autre suivi-pont."))
+def create_step(bridge: Bridge, step_id: uuid.UUID, clean: dict, user) -> BridgeStep:
     if not bridge.is_open:
-        if step is not None and _same_step(step, clean):
-            return step, False  # a retry of a step sent before the bridge was closed
         raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
-    if clean.get("next_step_due"):
-        bridge.next_step_due = clean["next_step_due"]
-    created = step is None
-    if created:
-        step = BridgeStep(id=step_id, bridge=bridge, author_id=user.id)
-        db.session.add(step)
+    step = BridgeStep(id=step_id, bridge=bridge, author_id=user.id)
+    db.session.add(step)
+    apply_step(step, clean)
+    return step
+
+
+def apply_step(step: BridgeStep, clean: dict) -> None:
+    """Write a step's fields; a step may move its bridge's next step date."""
+    bridge = step.bridge
+    if not bridge.is_open:
+        if _same_step(step, clean):
+            return  # a retry of a step sent before the bridge was closed
+        raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
+    if clean.get("next_step_due") and clean["next_step_due"] != bridge.next_step_due:
+        with versions.tracked(bridge, via="step"):
+            bridge.next_step_due = clean["next_step_due"]
     step.occurred_on = clean["occurred_on"]
     step.kind = clean["kind"]
-    step.set_note(clean["note"])
-    return step, created
+    if step.read_note() != ((clean["note"] or "").strip() or None):
+        step.set_note(clean["note"])
 
 
 def _same_step(step: BridgeStep, clean: dict) -> bool:
@@ -187,11 +193,12 @@ def close_bridge(bridge: Bridge, payload: dict, user) -> bool:
         if same:
             return False
         raise Conflict(_l("Ce suivi-pont est déjà clôturé."))
-    bridge.status = "closed"
-    bridge.outcome = outcome
-    bridge.attached_organisation = organisation if outcome == ATTACHED else None
-    bridge.closed_at = datetime.now(UTC)
-    bridge.next_step_due = None
+    with versions.tracked(bridge, via="close"):
+        bridge.status = "closed"
+        bridge.outcome = outcome
+        bridge.attached_organisation = organisation if outcome == ATTACHED else None
+        bridge.closed_at = datetime.now(UTC)
+        bridge.next_step_due = None
     return True
 
 

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, versions
 from ..access import role_required
 from ..extensions import db
 from ..models import Indicator, Objective, Role
@@ -107,8 +107,9 @@ def _save_indicator(indicator: Indicator | None):
             if indicator is None:
                 indicator = Indicator()
                 db.session.add(indicator)
-            form.populate_obj(indicator)
-            indicator.filter = (form.filter.data or "").strip()
+            with versions.tracked(indicator, via="page"):
+                form.populate_obj(indicator)
+                indicator.filter = (form.filter.data or "").strip()
             db.session.flush()
             audit.record("indicator_saved", object_type="indicator", object_id=indicator.id,
                          detail={"code": indicator.code})
@@ -142,7 +143,8 @@ def edit_objective(objective_id):
         abort(404)
     form = ObjectiveForm(obj=objective)
     if form.validate_on_submit():
-        form.populate_obj(objective)
+        with versions.tracked(objective, via="page"):
+            form.populate_obj(objective)
         audit.record("objective_saved", object_type="objective", object_id=objective.id)
         db.session.commit()
         flash(_("Objectif enregistré."), "success")

@@ -11,6 +11,7 @@ from .evaluation import (
     Objective,
     collective_action_organisation,
 )
+from .history import RecordVersion, Versioned
 from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
 from .referral import OPEN_STATUSES, STATUSES, Referral, ReferralEvent
@@ -35,11 +36,13 @@ __all__ = [
     "OPEN_STATUSES",
     "Outing",
     "Referral",
+    "RecordVersion",
     "ReferralEvent",
     "STATUSES",
     "Role",
     "Term",
     "User",
+    "Versioned",
     "collective_action_organisation",
     "membership",
     "outing_team",

@@ -12,12 +12,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .. import crypto
 from ..extensions import db
 from .directory import Organisation
+from .history import Versioned
 from .outreach import Contact
 from .people import Neighbourhood, User
 from .types import UTCDateTime, utcnow
 
 
-class Bridge(db.Model):
+class Bridge(Versioned, db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'closed')", name="status_known"),
         CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)",
@@ -66,7 +67,7 @@ class Bridge(db.Model):
         return self.status == "open"
 
 
-class BridgeStep(db.Model):
+class BridgeStep(Versioned, db.Model):
     """One meeting, call, accompaniment or administrative step of a bridge."""
 
     __tablename__ = "bridge_step"

@@ -4,9 +4,10 @@ from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from .history import Versioned
 
 
-class Organisation(db.Model):
+class Organisation(Versioned, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     category: Mapped[str | None] = mapped_column(String(40), active_history=True)  # org_category

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .directory import Organisation
+from .history import Versioned
 from .outreach import HasTerms
 from .people import Neighbourhood
 from .types import UTCDateTime, utcnow
@@ -50,7 +51,7 @@ class CollectiveActionTerm(db.Model):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class CollectiveAction(HasTerms, db.Model):
+class CollectiveAction(HasTerms, Versioned, db.Model):
     """A collective or community action, or a networking (maillage) meeting: counts only,
     no person is recorded."""
 
@@ -82,7 +83,7 @@ class CollectiveAction(HasTerms, db.Model):
 
 
 
-class Objective(db.Model):
+class Objective(Versioned, db.Model):
     __table_args__ = (UniqueConstraint("plan", "code", name="uq_objective_plan_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -98,7 +99,7 @@ class Objective(db.Model):
         back_populates="objective", order_by="Indicator.position")
 
 
-class Indicator(db.Model):
+class Indicator(Versioned, db.Model):
     """A declarative count over records: `record`, `measure` and a `filter`
     (``field=a|b;field2=c``: clauses AND-ed, alternatives OR-ed)."""
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .. import crypto
 from ..extensions import db
+from .history import Versioned
 from .people import Neighbourhood, User
 from .types import UTCDateTime, utcnow
 
@@ -32,7 +33,7 @@ outing_team = Table(
 )
 
 
-class Outing(db.Model):
+class Outing(Versioned, db.Model):
     __table_args__ = (
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
         Index("ix_outing_neighbourhood_started", "neighbourhood_id", "started_at"),
@@ -95,7 +96,7 @@ class HasTerms:
         self.terms = kept
 
 
-class Contact(HasTerms, db.Model):
+class Contact(HasTerms, Versioned, db.Model):
     __encrypted__ = ("note",)
     term_class = ContactTerm
     __table_args__ = (

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .. import crypto
 from ..extensions import db
 from .directory import Organisation
+from .history import Versioned
 from .outreach import Contact
 from .people import Neighbourhood, User
 from .types import UTCDateTime, utcnow
@@ -20,7 +21,7 @@ STATUSES = ("proposed", "sent", "received", "closed")
 OPEN_STATUSES = ("proposed", "sent", "received")
 
 
-class Referral(db.Model):
+class Referral(Versioned, db.Model):
     __encrypted__ = ("message", "reply")
     __table_args__ = (
         CheckConstraint("status IN ('proposed', 'sent', 'received', 'closed')",

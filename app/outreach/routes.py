@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import vocab
+from .. import versions, vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..bridges.history import history_for_hash
 from ..bridges.service import follow_ups, open_bridges_led_by
@@ -83,7 +83,8 @@ def start_outing():
     # One outing at a time: starting a new one ends the one still open.
     previous = current_outing(current_user)
     if previous is not None:
-        previous.ended_at = max(clean["started_at"], previous.started_at)
+        with versions.tracked(previous, via="page"):
+            previous.ended_at = max(clean["started_at"], previous.started_at)
     outing = Outing(id=uuid.uuid4(), created_by_id=current_user.id)
     apply_outing(outing, clean)
     db.session.add(outing)
@@ -97,7 +98,8 @@ def start_outing():
 def stop_outing(outing_id):
     outing = get_scoped_or_404(Outing, outing_id)
     if outing.ended_at is None:
-        outing.ended_at = max(local_now(), outing.started_at)
+        with versions.tracked(outing, via="page"):
+            outing.ended_at = max(local_now(), outing.started_at)
         db.session.commit()
         flash(_("Sortie terminée."), "success")
     return redirect(url_for("outreach.today"))
@@ -182,7 +184,8 @@ def edit_contact(contact_id):
             db.session.rollback()
             return render_template("outreach/contact_form.html", **_form_context(
                 contact, _submitted_values(request.form), exc.errors)), 422
-        apply_contact(contact, clean)
+        with versions.tracked(contact, via="page"):
+            apply_contact(contact, clean)
         db.session.commit()
         flash(_("Contact modifié."), "success")
         return redirect(url_for("outreach.contact", contact_id=contact.id))
@@ -340,7 +343,8 @@ def edit_collective_action(action_id):
         except Invalid as exc:
             db.session.rollback()
             return _action_form(action, _action_values(request.form), exc.errors, 422)
-        apply_collective_action(action, clean)
+        with versions.tracked(action, via="page"):
+            apply_collective_action(action, clean)
         db.session.commit()
         flash(_("Action collective modifiée."), "success")
         return redirect(url_for("outreach.collective_actions"))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from .. import versions
 from ..access import scoped
 from ..extensions import db
 from ..models import (
@@ -160,19 +161,20 @@ def change_status(referral: Referral, user, payload: dict) -> bool:
         raise Invalid({"status": [str(_l("Une orientation ne revient pas en arrière."))]})
 
     changed = False
-    if reply:
-        referral.set_reply(reply)
-        changed = True
-    if status != referral.status:
-        now = datetime.now(UTC)
-        referral.status = status
-        referral.outcome = outcome
-        referral.status_changed_at = now
-        if status in ("sent", "received") and referral.sent_at is None:
-            referral.sent_at = now
-        referral.history.append(ReferralEvent(status=status, outcome=outcome, at=now,
-                                              by_id=user.id))
-        changed = True
+    with versions.tracked(referral, via="status"):
+        if reply:
+            referral.set_reply(reply)
+            changed = True
+        if status != referral.status:
+            now = datetime.now(UTC)
+            referral.status = status
+            referral.outcome = outcome
+            referral.status_changed_at = now
+            if status in ("sent", "received") and referral.sent_at is None:
+                referral.sent_at = now
+            referral.history.append(ReferralEvent(status=status, outcome=outcome, at=now,
+                                                  by_id=user.id))
+            changed = True
     return changed
 
 
