@@ -16,6 +16,10 @@ def _all_terms() -> list[Term]:
         select(Term).order_by(Term.vocabulary, Term.position, Term.id)
     ))
     if has_request_context():
+        # Kept detached: a rollback within the request (a refused merge, a resend compared
+        # and given up) would otherwise expire them and reload every term one by one.
+        for term in terms:
+            db.session.expunge(term)
         g.relais_terms = terms
     return terms
 
