@@ -243,7 +243,9 @@ def merge(base: dict, theirs: dict, yours: dict, sets=frozenset()) -> Merge:
             b, t, y = set(b or ()), set(t or ()), set(y or ())
             added, removed = (t - b) | (y - b), (b - t) | (b - y)
             values[name] = sorted((b | added) - removed, key=str)
-            if t != b:
+            # Named only when the colleague's codes change what the sender sent, as for a
+            # single value: the same codes added (or removed) on both sides is not news.
+            if set(values[name]) != y:
                 kept.append(name)
         elif y == b:
             values[name] = t
@@ -331,9 +333,10 @@ def _user():
     return None
 
 
-def record_change(record, before: dict, after: dict, *, via: str) -> list[str]:
-    """Keep a change: bump the version and store the new fields. Returns the changed fields
-    (none: nothing is written and the version stays)."""
+def record_change(record, before: dict, after: dict, *, via: str, by=None) -> list[str]:
+    """Keep a change made by `by` (default: the signed-in person): bump the version and
+    store the new fields. Returns the changed fields (none: nothing is written and the
+    version stays)."""
     kind = kind_of(record)
     changed = changed_fields(before, after)
     _tracked(record)
@@ -351,7 +354,7 @@ def record_change(record, before: dict, after: dict, *, via: str) -> list[str]:
             or datetime.now(UTC),
             changed=None, fields=_sealed(kind, record.id, 1, before)))
     record.version = version + 1
-    user = _user()
+    user = by or _user()
     db.session.add(RecordVersion(
         record_type=kind.name, record_id=str(record.id), version=version + 1,
         neighbourhood_id=neighbourhood_id, via=via, changed_by_id=getattr(user, "id", None),
@@ -361,7 +364,7 @@ def record_change(record, before: dict, after: dict, *, via: str) -> list[str]:
 
 
 @contextmanager
-def tracked(record, *, via: str) -> Iterator[Any]:
+def tracked(record, *, via: str, by=None) -> Iterator[Any]:
     """Around a change made by its own rules (a status change, a handover, a closing).
 
     Inside `save` (a PUT that also moves a status) the change is already being kept, and a
@@ -374,7 +377,7 @@ def tracked(record, *, via: str) -> Iterator[Any]:
     before = snapshot(record)
     _tracked(record)  # the change may flush before it is kept (a lazy load in between)
     yield record
-    record_change(record, before, snapshot(record), via=via)
+    record_change(record, before, snapshot(record), via=via, by=by)
 
 
 @contextmanager
