@@ -94,6 +94,10 @@ def _put(model, record_id: uuid.UUID, clean, create, update, serialize):
     version check (or the unique id) and the whole request is judged again.
     """
     payload = _json_object()
+    if db.session.get(model, record_id) is not None:
+        # Scope comes first (DESIGN §5): another team's record answers 404 whatever the
+        # headers, a malformed precondition included (it was a 422 before the scope check).
+        get_scoped_or_404(model, record_id)
     precondition = preconditions.read(request.headers)
     for attempt in range(ATTEMPTS):
         try:
