@@ -138,6 +138,21 @@ def load_demo(contact_count: int = 300, seed: int = 2026) -> None:
     _demo_bridges(rng, now)
     _demo_collective_actions(rng, now, neighbourhoods, workers)
     db.session.commit()
+    _demo_corrections(neighbourhoods["colignon"], workers["colignon"])
+    db.session.commit()
+
+
+def _demo_corrections(neighbourhood, team) -> None:
+    """Two-person teams share records: a few of the latest Colignon contacts were completed by
+    the other member of the pair, so that a contact's history shows what versions look like."""
+    latest = db.session.scalars(
+        select(Contact).where(Contact.neighbourhood_id == neighbourhood.id)
+        .order_by(Contact.occurred_at.desc()).limit(3)).all()
+    for contact in latest:
+        colleague = next(u for u in team if u.id != contact.author_id)
+        with versions.tracked(contact, via="page", by=colleague):
+            contact.people_count += 1
+            contact.set_codes("theme", [*contact.codes("theme"), "sante"])
 
 
 ACTIONS = [
