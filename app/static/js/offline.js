@@ -26,6 +26,8 @@
       if (badge) {
         badge.textContent = String(items.length);
         badge.hidden = items.length === 0;
+        // Set only here, once the queue has been read: the page as served says nothing yet.
+        badge.dataset.count = String(items.length);
         badge.setAttribute("aria-label", items.length + " en attente d'envoi");
       }
       var banner = document.getElementById("queue-banner");
