@@ -1,5 +1,6 @@
 /* Relais service worker: keeps the app shell and the capture forms for use without network,
-   and sends the offline queue with Background Sync where the browser has it.
+   and sends the offline queue with Background Sync where the browser has it (queue.js: one
+   sender at a time between this worker and the pages, through a Web Lock).
    Pages holding personal data (a contact, a note, a referral, a person-code history) are
    never kept: only the pages listed in CONFIG.pages are. */
 "use strict";
@@ -14,6 +15,9 @@ self.addEventListener("install", function (event) {
     return cache.addAll(CONFIG.assets).then(function () {
       return Promise.all(CONFIG.pages.map(function (page) { return keepPage(cache, page); }));
     });
+  }).then(function () {
+    // The labels of the codes, for a comparison screen opened without network.
+    return self.RelaisQueue.keepLabels();
   }).then(function () { return self.skipWaiting(); }));
 });
 

@@ -1,5 +1,7 @@
 /* Relais on a phone without network: new records go through the offline queue (queue.js)
-   and are sent with the idempotent PUTs of the API; a badge shows what waits.
+   and are sent with the idempotent PUTs of the API; a badge shows what waits. An edit made
+   without network is queued with the version it was made from; when a colleague changed the
+   same fields meanwhile, the comparison screen lets the worker choose, field by field.
    Without this script every form still posts to the server as usual. */
 (function () {
   "use strict";
@@ -22,13 +24,21 @@
   function refresh() {
     return Q.all().then(function (items) {
       items = items.filter(function (item) { return item.userId === userId; });
+      var toResolve = items.filter(function (i) { return i.status === "to-resolve"; }).length;
       var badge = document.getElementById("queue-badge");
       if (badge) {
         badge.textContent = String(items.length);
+        if (toResolve) {
+          badge.appendChild(el("span", { "class": "queue-badge-state" }, "à résoudre"));
+        }
+        badge.classList.toggle("to-resolve", toResolve > 0);
         badge.hidden = items.length === 0;
         // Set only here, once the queue has been read: the page as served says nothing yet.
         badge.dataset.count = String(items.length);
-        badge.setAttribute("aria-label", items.length + " en attente d'envoi");
+        badge.dataset.toResolve = String(toResolve);
+        badge.setAttribute("aria-label", items.length + " en attente d'envoi" +
+                           (toResolve ? ", dont " + toResolve + " à résoudre" : ""));
+        if (toResolve) { badge.setAttribute("href", "/today#queue"); }
       }
       var banner = document.getElementById("queue-banner");
       if (banner) {
@@ -36,9 +46,18 @@
         banner.hidden = !auth;
       }
       renderPanel(items);
+      if (toResolve && navigator.onLine && !labelsKept) {
+        labelsKept = true;
+        Q.keepLabels();
+      }
       return items;
     });
   }
+  var labelsKept = false;
+
+  var STATES = { waiting: "En attente du réseau", auth: "Reconnexion nécessaire",
+                 error: "À corriger", blocked: "Refusé par le serveur",
+                 "to-resolve": "À résoudre" };
 
   function renderPanel(items) {
     var panel = document.getElementById("queue-panel");
@@ -47,18 +66,22 @@
     var list = panel.querySelector("ul");
     list.textContent = "";
     items.forEach(function (item) {
-      var li = el("li", { "class": "queue-item queue-" + item.status });
+      var li = el("li", { "class": "queue-item queue-" + item.status, "data-id": item.id });
       li.appendChild(el("strong", {}, item.label));
-      var state = { waiting: "En attente du réseau", auth: "Reconnexion nécessaire",
-                    error: "À corriger", blocked: "Refusé par le serveur" }[item.status] ||
-                  item.status;
-      li.appendChild(el("span", { "class": "queue-state" }, " — " + state));
-      if (item.message) { li.appendChild(el("p", { "class": "field-error" }, item.message)); }
+      li.appendChild(el("span", { "class": "queue-state" },
+                        " — " + (STATES[item.status] || item.status)));
+      if (item.message) {
+        li.appendChild(el("p", { "class": item.status === "to-resolve" ? "queue-resolve-hint" :
+                                   "field-error" }, item.message));
+      }
       Object.keys(item.errors || {}).forEach(function (field) {
         li.appendChild(el("p", { "class": "field-error" },
                           field + " : " + item.errors[field].join(" ")));
       });
-      if (item.editUrl && (item.status === "error" || item.status === "blocked")) {
+      if (item.status === "to-resolve" && item.conflict) {
+        li.appendChild(el("a", { "class": "button small primary", href: "#resolve=" + item.id,
+                                 "data-resolve": item.id }, "Comparer et choisir"));
+      } else if (item.editUrl && (item.status === "error" || item.status === "blocked")) {
         li.appendChild(el("a", { "class": "button small", href: item.editUrl + "#queued=" +
                                  item.id }, "Corriger"));
       }
@@ -81,8 +104,13 @@
   document.querySelectorAll("[data-queue-send]").forEach(function (button) {
     button.addEventListener("click", function () {
       Q.all().then(function (items) {
-        return Promise.all(items.filter(function (i) { return i.status !== "blocked"; })
-          .map(function (i) { i.status = "waiting"; return Q.put(i); }));
+        return Promise.all(items.map(function (i) {
+          return Q.save(i, function (stored) {
+            if (stored.status === "blocked" || stored.status === "to-resolve") { return false; }
+            stored.status = "waiting";
+            return stored;
+          });
+        }));
       }).then(syncNow);
     });
   });
@@ -191,48 +219,346 @@
     input.value = local.toISOString().slice(0, input.type === "date" ? 10 : 16);
   });
 
+  /* Names of a form's choices the vocabularies do not hold (neighbourhoods, outings,
+     services), so that a comparison screen shown without network can still name them. */
+  function choiceNames(form) {
+    var names = {};
+    form.querySelectorAll("select[name]").forEach(function (select) {
+      var map = names[select.name] = {};
+      Array.prototype.forEach.call(select.options, function (option) {
+        if (option.value) { map[option.value] = option.textContent.trim(); }
+      });
+    });
+    form.querySelectorAll('input[name="organisations"]').forEach(function (input) {
+      var label = input.closest("label");
+      names.organisations = names.organisations || {};
+      if (label) { names.organisations[input.value] = label.textContent.trim(); }
+    });
+    return names;
+  }
+
+  var OFFLINE_SAVED = "Enregistré sur le téléphone : il sera envoyé au retour du réseau.";
+
+  /* Put an item in the queue, try to send it at once, then leave the form. */
+  function queueAndLeave(form, item, next) {
+    return Q.put(item).then(Q.sync).then(function (result) {
+      // No network now: let the browser send it when the network is back, even if the
+      // page is closed by then (Background Sync, where the browser has it).
+      if (result.offline && navigator.serviceWorker && window.SyncManager) {
+        navigator.serviceWorker.ready.then(function (reg) {
+          return reg.sync.register("relais-queue");
+        }).catch(function () {});
+      }
+      return Q.get(item.id);
+    }).then(function (left) {
+      if (left && left.status === "error") {
+        showErrors(form, left.errors);
+        var first = form.querySelector(".js-error");
+        if (first) { first.scrollIntoView({ block: "center" }); }
+        return refresh();
+      }
+      if (left && left.status === "to-resolve") {  // a colleague changed the same fields
+        location.href = "/today#resolve=" + left.id;
+        return null;
+      }
+      flash(left ? OFFLINE_SAVED : "Enregistré.");
+      location.href = next;
+      return null;
+    });
+  }
+
+  function fillFromQueue(form, then) {
+    var match = /#queued=([0-9a-f-]{36})/.exec(location.hash);
+    if (!match) { return; }
+    Q.get(match[1]).then(function (item) {
+      if (item && item.userId === userId) {
+        fill(form, item.payload);
+        showErrors(form, item.errors);
+        then(item);
+      }
+    });
+  }
+
   document.querySelectorAll("form[data-queue]").forEach(function (form) {
     var kind = form.dataset.queue;
-    var recordId = Q.newId();
-    var match = /#queued=([0-9a-f-]{36})/.exec(location.hash);
-    if (match) {
-      Q.get(match[1]).then(function (item) {
-        if (item && item.userId === userId) {
-          recordId = item.id;
-          fill(form, item.payload);
-          showErrors(form, item.errors);
-        }
-      });
-    }
+    var recordId = Q.newId(), reopened = null;
+    fillFromQueue(form, function (item) { recordId = item.id; reopened = item; });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var then = event.submitter && event.submitter.value;
       var built = BUILDERS[kind](form);
       var item = { id: recordId, kind: kind, url: built.url + recordId,
                    payload: built.payload, label: built.label, editUrl: built.editUrl,
+                   precondition: (reopened && reopened.precondition) || { create: true },
+                   replayed: !!(reopened && reopened.replayed), names: choiceNames(form),
                    userId: userId, queuedAt: Date.now(), status: "waiting", attempts: 0 };
-      Q.put(item).then(Q.sync).then(function (result) {
-        // No network now: let the browser send it when the network is back, even if the
-        // page is closed by then (Background Sync, where the browser has it).
-        if (result.offline && navigator.serviceWorker && window.SyncManager) {
-          navigator.serviceWorker.ready.then(function (reg) {
-            return reg.sync.register("relais-queue");
-          }).catch(function () {});
+      queueAndLeave(form, item,
+                    then === "another" ? built.editUrl : (form.dataset.after || "/today"));
+    });
+  });
+
+  // -- edit forms: sent by the page with network, queued with their version without ------------
+  /* "online", "auth" (the session has expired) or "offline" (no answer). */
+  function reachable() {
+    if (!navigator.onLine) { return Promise.resolve("offline"); }
+    var ask = fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store",
+                                    headers: { Accept: "application/json" } })
+      .then(function (r) { return r.status === 401 ? "auth" : "online"; },
+            function () { return "offline"; });
+    var late = new Promise(function (resolve) {
+      setTimeout(function () { resolve("offline"); }, 8000);
+    });
+    return Promise.race([ask, late]);
+  }
+
+  document.querySelectorAll("form[data-queue-edit]").forEach(function (form) {
+    var kind = form.dataset.queueEdit, recordId = form.dataset.record;
+    var version = form.querySelector('input[name="version"]');
+    var direct = false, reopened = null;
+    if (!BUILDERS[kind] || !recordId) { return; }
+    // A queued edit reopened to be corrected keeps the version it was made from: the form now
+    // holds that edit, not the version the page was opened at.
+    fillFromQueue(form, function (item) {
+      reopened = item;
+      if (version && item.precondition && item.precondition.version) {
+        version.value = String(item.precondition.version);
+      }
+    });
+    form.addEventListener("submit", function (event) {
+      // The page's own conflict screen, or a page that does not say its version: the
+      // server handles them (without network they cannot be kept: nothing to compare with).
+      var base = version && parseInt(version.value, 10);
+      if (direct || !base || form.querySelector(".conflict")) { return; }
+      event.preventDefault();
+      var submitter = event.submitter;
+      reachable().then(function (state) {
+        if (state === "online") {  // as without this script: the page posts it
+          direct = true;
+          // The page now sends the edit that waited in the queue: it waits no more.
+          return (reopened ? Q.remove(reopened.id) : Promise.resolve()).then(function () {
+            if (submitter) { form.requestSubmit(submitter); } else { form.requestSubmit(); }
+          });
         }
-        return Q.get(item.id);
-      }).then(function (left) {
-        if (left && left.status === "error") {
-          showErrors(form, left.errors);
-          var first = form.querySelector(".js-error");
-          if (first) { first.scrollIntoView({ block: "center" }); }
-          return refresh();
+        var built = BUILDERS[kind](form);
+        var payload = built.payload;
+        // A note is sent only when it was changed here: the queue never keeps a
+        // colleague's note, and an absent note stays as it is on the server.
+        var note = form.querySelector('textarea[name="note"]');
+        if (note) {
+          if (note.value !== note.defaultValue) { payload.note = note.value.trim() || null; }
+          else { delete payload.note; }
         }
-        flash(left ? "Enregistré sur le téléphone : il sera envoyé au retour du réseau." :
-              "Enregistré.");
-        location.href = then === "another" ? built.editUrl : (form.dataset.after || "/today");
+        var remove = form.querySelector('input[name="remove_person_code"]');
+        if (remove && remove.checked) { payload.person_code = null; }
+        var item = { id: recordId, kind: kind, url: built.url + recordId, payload: payload,
+                     label: built.label + " (modification)", editUrl: location.pathname,
+                     precondition: { version: base }, names: choiceNames(form),
+                     userId: userId, queuedAt: Date.now(), status: "waiting", attempts: 0 };
+        return queueAndLeave(form, item, form.dataset.after || "/today");
       });
     });
   });
+
+  // -- the comparison screen: the worker chooses, field by field -------------------------------
+  // The same markup as the pages' conflict screen (templates/_versions.html), drawn from what
+  // the queue kept of the server's answer: it works without network.
+  var VOCABULARY_OF = { place_type: "place_type", initiative: "initiative", age_band: "age_band",
+                        gender: "gender", languages: "language", situations: "situation",
+                        themes: "theme", responses: "response", mission: "collective_mission",
+                        modality: "referral_modality", kind: "bridge_step_kind" };
+  var FIELD_LABELS = {
+    neighbourhood: "Quartier", outing: "Sortie", occurred_at: "Quand",
+    people_count: "Nombre de personnes", place_type: "Lieu", initiative: "À l'initiative de",
+    age_band: "Âge", gender: "Genre", languages: "Langues", situations: "Situations",
+    themes: "Thèmes", responses: "Réponses", person_code: "Code personne", note: "Note",
+    mission: "Mission", occurred_on: "Date", participants: "Nombre de participants",
+    organisations: "Partenaires", title: "Intitulé", organisation: "Service",
+    modality: "Modalité", message: "Message", kind: "Type d'étape",
+  };
+  var FREE_TEXT = ["note", "message"];
+
+  function readJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      })
+      .catch(function () {  // without network (and without the service worker): the copy kept
+        if (!window.caches) { return null; }
+        return caches.open(Q.DATA_CACHE).then(function (cache) { return cache.match(url); })
+          .then(function (hit) { return hit ? hit.json() : null; });
+      })
+      .catch(function () { return null; });
+  }
+
+  function loadNames() {
+    return Promise.all([readJson("/api/v1/vocabularies"), readJson("/api/v1/directory")])
+      .then(function (found) {
+        var terms = {}, services = {};
+        var vocabularies = (found[0] && found[0].vocabularies) || {};
+        Object.keys(vocabularies).forEach(function (name) {
+          terms[name] = {};
+          vocabularies[name].forEach(function (t) { terms[name][t.code] = t.label; });
+        });
+        ((found[1] && found[1].organisations) || []).forEach(function (o) {
+          services[o.id] = o.name;
+        });
+        return { terms: terms, services: services };
+      });
+  }
+
+  function shownOne(item, field, value, names) {
+    var vocabulary = VOCABULARY_OF[field];
+    if (vocabulary && names.terms[vocabulary] && names.terms[vocabulary][value]) {
+      return names.terms[vocabulary][value];
+    }
+    if ((field === "organisations" || field === "organisation") && names.services[value]) {
+      return names.services[value];
+    }
+    var own = (item.names || {})[field];
+    if (own && own[value]) { return own[value]; }
+    if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) {
+      return new Date(value).toLocaleString("fr-BE", {
+        day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit" });
+    }
+    if (typeof value === "string" && /^\d{4}-\d\d-\d\d$/.test(value)) {
+      var day = value.split("-").map(Number);
+      return new Date(day[0], day[1] - 1, day[2]).toLocaleDateString("fr-BE", {
+        day: "numeric", month: "long", year: "numeric" });
+    }
+    if (field === "outing") { return "Une autre sortie"; }
+    return String(value);
+  }
+
+  function shown(item, field, value, names) {
+    if (value === null || value === undefined || value === "" ||
+        (Array.isArray(value) && !value.length)) { return "(vide)"; }
+    return (Array.isArray(value) ? value : [value]).map(function (v) {
+      return shownOne(item, field, v, names);
+    }).join(", ");
+  }
+
+  function choice(field, value, who, text, hint) {
+    var label = el("label", { "class": "choice" });
+    var input = el("input", { type: "radio", name: "choice__" + field, value: value });
+    if (value !== "both") { input.required = true; }
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(" "));
+    label.appendChild(el("span", { "class": "who" }, who));
+    [[text, "value"], [hint, "by"]].forEach(function (part) {
+      if (part[0] === null || part[0] === undefined) { return; }
+      label.appendChild(document.createTextNode(" "));
+      label.appendChild(el("span", { "class": part[1] }, part[0]));
+    });
+    return label;
+  }
+
+  function conflictForm(item, names) {
+    var c = item.conflict, current = c.current || {};
+    var form = el("form", { "class": "conflict-form", "data-conflict-for": item.id });
+    var section = el("section", { "class": "conflict", "aria-labelledby": "conflict-title" });
+    section.appendChild(el("h2", { id: "conflict-title", tabindex: "-1" }, c.fields.length > 1 ?
+      c.fields.length + " champs ont été modifiés aussi par un·e collègue" :
+      "Un champ a été modifié aussi par un·e collègue"));
+    section.appendChild(el("p", {}, "« " + item.label + " » attend sur ce téléphone. Depuis la " +
+      "version que vous aviez, un·e collègue a enregistré une autre valeur pour ces champs. " +
+      "Rien n'est encore envoyé : choisissez, pour chaque champ, la version à garder. Vos " +
+      "autres changements et ceux de votre collègue sont gardés."));
+    c.fields.forEach(function (field) {
+      var box = el("fieldset", { "class": "conflict-field", "data-field": field });
+      box.appendChild(el("legend", {}, c.labels[field] || FIELD_LABELS[field] || field));
+      var yours = field in item.payload ? item.payload[field] : (c.yours || {})[field];
+      if (field === "person_code") {  // never shown, never in an answer
+        box.appendChild(choice(field, "yours", "Votre version", yours ?
+          "Le code que vous avez tapé" : "Pas de code : vous l'aviez retiré"));
+        box.appendChild(choice(field, "theirs", "Version actuelle (collègue)",
+          current.has_person_code ? "Le code enregistré par votre collègue" : "Pas de code"));
+      } else {
+        box.appendChild(choice(field, "yours", "Votre version", shown(item, field, yours, names)));
+        box.appendChild(choice(field, "theirs", "Version actuelle (collègue)",
+                               shown(item, field, current[field], names)));
+        if (FREE_TEXT.indexOf(field) !== -1) {
+          box.appendChild(choice(field, "both", "Garder les deux", null,
+                                 "Votre texte, une ligne vide, puis celui de votre collègue."));
+        }
+      }
+      section.appendChild(box);
+    });
+    section.appendChild(el("button", { type: "submit", "class": "button primary" },
+                           "Enregistrer ce choix"));
+    section.appendChild(el("a", { "class": "button", href: "#queue" }, "Plus tard"));
+    form.appendChild(section);
+    return form;
+  }
+
+  function say(text) {
+    var main = document.getElementById("main");
+    if (!main) { return; }
+    main.querySelectorAll(".js-flash").forEach(function (n) { n.remove(); });
+    main.insertBefore(el("p", { "class": "flash js-flash", role: "status" }, text),
+                      main.firstChild);
+  }
+
+  var screen = null;
+
+  function closeScreen() {
+    if (!screen) { return; }
+    screen.form.remove();
+    screen.hidden.forEach(function (node) { node.hidden = false; });
+    screen = null;
+  }
+
+  function openScreen(id) {
+    var main = document.getElementById("main");
+    if (!main) { return Promise.resolve(); }
+    return Promise.all([Q.get(id), loadNames()]).then(function (found) {
+      var item = found[0];
+      closeScreen();
+      if (!item || item.userId !== userId || item.status !== "to-resolve" || !item.conflict) {
+        return;  // resolved or sent meanwhile
+      }
+      var form = conflictForm(item, found[1]), hidden = [];
+      Array.prototype.forEach.call(main.children, function (node) {
+        if (!node.hidden) { node.hidden = true; hidden.push(node); }
+      });
+      main.insertBefore(form, main.firstChild);
+      screen = { form: form, hidden: hidden };
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var choices = {};
+        item.conflict.fields.forEach(function (field) {
+          var picked = form.querySelector('input[name="choice__' + field + '"]:checked');
+          choices[field] = picked ? picked.value : null;
+        });
+        Q.get(id).then(function (fresh) {
+          if (!fresh || fresh.status !== "to-resolve") { return null; }
+          return Q.resolved(fresh, choices);
+        }).then(function () {
+          location.hash = "queue";  // closes the screen
+          return Q.sync().catch(function () { return null; });
+        }).then(function () { return Q.get(id); }).then(function (left) {
+          say(!left ? "Enregistré." : left.status === "to-resolve" ?
+              "Un·e collègue a encore modifié cet enregistrement : comparez à nouveau." :
+              "Votre choix est gardé sur le téléphone : il sera envoyé au retour du réseau.");
+          return refresh();
+        });
+      });
+      window.scrollTo(0, 0);
+      form.querySelector("h2").focus();
+    });
+  }
+
+  function route() {
+    var match = /^#resolve=([0-9a-f-]{36})$/.exec(location.hash);
+    if (match) { return openScreen(match[1]); }
+    if (screen) {
+      closeScreen();
+      var target = location.hash && document.getElementById(location.hash.slice(1));
+      if (target) { target.scrollIntoView(); }
+    }
+    return Promise.resolve();
+  }
+  window.addEventListener("hashchange", route);
 
   // -- signing out keeps the queue, warns, and empties the caches ------------------------------
   document.querySelectorAll("form[data-logout]").forEach(function (form) {
@@ -258,5 +584,6 @@
   }
   window.addEventListener("online", syncNow);
   refresh().then(function (items) { if (items.length && navigator.onLine) { syncNow(); } });
-  window.relaisOffline = { refresh: refresh, syncNow: syncNow };
+  route();
+  window.relaisOffline = { refresh: refresh, syncNow: syncNow, openScreen: openScreen };
 })();
