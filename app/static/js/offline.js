@@ -38,7 +38,6 @@
         badge.dataset.toResolve = String(toResolve);
         badge.setAttribute("aria-label", items.length + " en attente d'envoi" +
                            (toResolve ? ", dont " + toResolve + " à résoudre" : ""));
-        if (toResolve) { badge.setAttribute("href", "/today#queue"); }
       }
       var banner = document.getElementById("queue-banner");
       if (banner) {
@@ -62,7 +61,7 @@
   function renderPanel(items) {
     var panel = document.getElementById("queue-panel");
     if (!panel) { return; }
-    panel.hidden = items.length === 0;
+    panel.hidden = items.length === 0 || !!screen;  // the comparison screen stands alone
     var list = panel.querySelector("ul");
     list.textContent = "";
     items.forEach(function (item) {
@@ -506,6 +505,7 @@
     screen.form.remove();
     screen.hidden.forEach(function (node) { node.hidden = false; });
     screen = null;
+    refresh();
   }
 
   function openScreen(id) {
