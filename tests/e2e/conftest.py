@@ -3,6 +3,9 @@
 The server runs in a thread on a free port with its own temporary SQLite database (the
 browser tests are about the phone, not the database; the rest of the suite covers both
 databases). A missing browser is a failure, never a skip: CI installs it (.ci/run).
+
+"Sent exactly once" cannot be judged by rows (a PUT sent twice stores one row): the server
+counts the PUTs that reach it, per record id, and a test can hold them at the door.
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,12 +35,82 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 PASSWORD = "correct horse battery"
-WORKER = "terrain@e2e.test"
+WORKER = "terrain@e2e.test"        # Amina
+COLLEAGUE = "collegue@e2e.test"    # Yannick, in the same team (Colignon)
+
+
+class PutCounter:
+    """WSGI middleware: counts the PUTs that reach the server per record id (the last part
+    of the path), and holds them at the door while a test keeps the gate closed."""
+
+    def __init__(self, app):
+        self.app = app
+        self.changed = threading.Condition()
+        self.counts: Counter = Counter()
+        self.gate: threading.Event | None = None
+
+    def __call__(self, environ, start_response):
+        if environ["REQUEST_METHOD"] == "PUT":
+            record_id = environ.get("PATH_INFO", "").rstrip("/").rsplit("/", 1)[-1]
+            with self.changed:
+                self.counts[record_id] += 1
+                gate = self.gate
+                self.changed.notify_all()
+            if gate is not None:
+                gate.wait(timeout=60)
+        return self.app(environ, start_response)
 
 
 class LiveServer:
-    def __init__(self, app, url):
-        self.app, self.url = app, url
+    def __init__(self, app, url, counter: PutCounter):
+        self.app, self.url, self.counter = app, url, counter
+
+    def puts(self, record_id) -> int:
+        """How many PUTs of this record reached the server."""
+        with self.counter.changed:
+            return self.counter.counts[str(record_id)]
+
+    def wait_for_puts(self, record_id, count: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self.counter.changed:
+            while self.counter.counts[str(record_id)] < count:
+                left = deadline - time.monotonic()
+                assert left > 0, f"{count} PUTs of {record_id} never reached the server"
+                self.counter.changed.wait(left)
+
+    @contextmanager
+    def holding_puts(self):
+        """PUTs that arrive wait at the door until the block ends (or `release()`)."""
+        gate = threading.Event()
+        with self.counter.changed:
+            self.counter.gate = gate
+        try:
+            yield gate
+        finally:
+            with self.counter.changed:
+                self.counter.gate = None
+            gate.set()
+
+    def _stored(self, model, record_id) -> dict:
+        from app import versions
+
+        with self.app.app_context():
+            record = db.session.get(model, uuid.UUID(str(record_id)))
+            snapshot = dict(versions.snapshot(record))
+            snapshot["version"] = record.version
+            db.session.remove()
+            return snapshot
+
+    def contact(self, contact_id) -> dict:
+        """What the server has stored for a contact (its version, its fields)."""
+        from app.models import Contact
+
+        return self._stored(Contact, contact_id)
+
+    def collective_action(self, action_id) -> dict:
+        from app.models import CollectiveAction
+
+        return self._stored(CollectiveAction, action_id)
 
     def contact_count(self) -> int:
         from sqlalchemy import func, select
@@ -62,10 +139,14 @@ def live_server():
         db.session.commit()
         create_user(WORKER, Role.FIELD_WORKER, PASSWORD, neighbourhoods=["colignon"],
                     display_name="Amina")
+        create_user(COLLEAGUE, Role.FIELD_WORKER, PASSWORD, neighbourhoods=["colignon"],
+                    display_name="Yannick")
+    counter = PutCounter(app.wsgi_app)
+    app.wsgi_app = counter
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(app, f"http://127.0.0.1:{server.server_port}")
+    yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", counter)
     server.shutdown()
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -84,17 +165,31 @@ def chromium():
 
 
 @pytest.fixture
-def phone(chromium, live_server):
-    """A fresh 360×740 phone: its own cookies, caches, IndexedDB and service worker."""
-    context = chromium.new_context(viewport={"width": 360, "height": 740},
-                                   device_scale_factor=2, is_mobile=True, has_touch=True,
-                                   locale="fr-BE", timezone_id="Europe/Brussels",
-                                   service_workers="allow")
-    context.set_default_timeout(30000)
-    page = context.new_page()
-    page.base = live_server.url
-    yield page
-    context.close()
+def phones(chromium, live_server):
+    """Makes fresh 360×740 phones: each its own cookies, caches, IndexedDB and service
+    worker (two phones are two workers of one team)."""
+    contexts = []
+
+    def new_phone():
+        context = chromium.new_context(viewport={"width": 360, "height": 740},
+                                       device_scale_factor=2, is_mobile=True, has_touch=True,
+                                       locale="fr-BE", timezone_id="Europe/Brussels",
+                                       service_workers="allow")
+        context.set_default_timeout(30000)
+        contexts.append(context)
+        page = context.new_page()
+        page.base = live_server.url
+        return page
+
+    yield new_phone
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def phone(phones):
+    """A fresh 360×740 phone."""
+    return phones()
 
 
 def shot(page, name: str) -> None:
