@@ -27,6 +27,45 @@ def sign_in(page, email: str) -> None:
     page.wait_for_load_state()
 
 
+def conflict_and_history(browser) -> None:
+    """Two workers of one team edit the same contact: the second one's comparison screen
+    (the same field changed on both sides), then the contact's history."""
+    def phone(email):
+        page = browser.new_context(viewport={"width": 360, "height": 740},
+                                   device_scale_factor=2, locale="fr-BE").new_page()
+        sign_in(page, email)
+        return page
+
+    amina, yannick = phone("terrain@relais.demo"), phone("binome@relais.demo")
+    yannick.goto(f"{BASE}/contacts?neighbourhood=colignon")
+    yannick.click(".rows a.row >> nth=0")
+    yannick.wait_for_load_state()
+    contact = yannick.url
+    amina.goto(f"{contact}/edit")  # Amina opens the form first…
+    yannick.goto(f"{contact}/edit")  # …Yannick too, and saves before her
+    count = int(yannick.input_value("#people_count"))  # both change it, to other values
+    yannick.fill("#people_count", str(count + 2))
+    yannick.fill("#note", yannick.input_value("#note") + "\nRappeler jeudi (CPAS).")
+    yannick.click(".actionbar button[type=submit]")
+    yannick.wait_for_load_state()
+    amina.fill("#people_count", str(count + 1))
+    amina.fill("#note", f"Orientée vers le CPAS ({count + 1} personnes).")
+    amina.click(".actionbar button[type=submit]")
+    amina.wait_for_load_state()
+    amina.bring_to_front()  # two phones in one browser: capture the one in front
+    amina.wait_for_function("document.activeElement.classList.contains('conflict')")
+    amina.wait_for_timeout(300)
+    amina.screenshot(path=OUT / "14-conflict.png")
+    amina.screenshot(path=OUT / "15-conflict-full.png", full_page=True)
+    amina.check("input[name=choice__people_count][value=yours]")
+    amina.check("input[name=choice__note][value=both]")
+    amina.click(".conflict button[type=submit]")
+    amina.wait_for_load_state()
+    amina.click(".versions-history > summary")
+    amina.locator(".versions-history").scroll_into_view_if_needed()
+    amina.screenshot(path=OUT / "16-contact-history.png", full_page=True)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -58,6 +97,7 @@ def main() -> None:
                                         device_scale_factor=2).new_page()
             sign_in(other, email)
             other.screenshot(path=OUT / f"{number}.png", full_page=True)
+        conflict_and_history(browser)
         browser.close()
     print(f"screenshots in {OUT}/")
 

@@ -1,11 +1,17 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import func, select
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from .. import vocab
+from ..conflicts import formdata
+from ..extensions import db
+from ..models import Organisation
+from ..validation import Invalid
 
 
 class OrganisationForm(FlaskForm):
@@ -29,6 +35,32 @@ class OrganisationForm(FlaskForm):
         super().__init__(*args, **kwargs)
         self.category.choices = [SelectChoice("", _l("Non précisée"))] + [
             SelectChoice(t.code, t.label()) for t in vocab.terms("org_category")]
+
+
+ORGANISATION_TEXTS = ("name", "category", "commune", "phone", "email", "website", "description")
+
+
+def organisation_values(form: OrganisationForm) -> dict:
+    """A checked form's values, in the terms of the organisation's versions."""
+    values = {name: (getattr(form, name).data or "").strip() or None
+              for name in ORGANISATION_TEXTS}
+    values["active"] = bool(form.active.data)
+    return values
+
+
+def apply_organisation(organisation: Organisation, payload: dict) -> None:
+    """Check `payload` (an organisation's fields) with the same form as the page, then set
+    it: the page's save and a merged retry in app.versions go through here alike."""
+    form = OrganisationForm(formdata=formdata(payload), meta={"csrf": False})
+    if not form.validate():
+        raise Invalid(form.errors)
+    values = organisation_values(form)
+    taken = db.session.scalar(select(Organisation).where(
+        func.lower(Organisation.name) == values["name"].lower()))
+    if taken is not None and taken is not organisation:
+        raise Invalid({"name": [_("Un service porte déjà ce nom.")]})
+    for name, value in values.items():
+        setattr(organisation, name, value)
 
 
 class DirectoryImportForm(FlaskForm):

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from .. import audit, versions
+from .. import audit, conflicts
 from ..access import role_required
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
 from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
+from ..validation import Invalid
 from ..web import local_now
 from . import bp
-from .forms import DirectoryImportForm, OrganisationForm
+from .forms import (
+    DirectoryImportForm,
+    OrganisationForm,
+    apply_organisation,
+    organisation_values,
+)
 
 
 @bp.get("/admin")
@@ -51,32 +57,60 @@ def directory():
                            import_form=DirectoryImportForm())
 
 
+def _organisation_page(form, organisation, status, *, version=None, screen=None):
+    return render_template("admin/organisation_form.html", form=form, organisation=organisation,
+                           version=version, screen=screen), status
+
+
+def _audit_organisation(saved) -> None:
+    audit.record("organisation_saved", obj=saved.record, detail={"active": saved.record.active})
+
+
 def _save_organisation(organisation: Organisation | None):
     form = OrganisationForm(obj=organisation)
+    if organisation is not None:
+        return _edit_organisation(form, organisation.id)
     if form.validate_on_submit():
-        taken = db.session.scalar(select(Organisation).where(
-            func.lower(Organisation.name) == form.name.data.strip().lower()))
-        if taken is not None and taken is not organisation:
-            form.name.errors.append(_("Un service porte déjà ce nom."))
+        organisation = Organisation()
+        try:
+            apply_organisation(organisation, organisation_values(form))
+        except Invalid as exc:
+            conflicts.show_errors(form, exc)
         else:
-            if organisation is None:
-                organisation = Organisation()
-                db.session.add(organisation)
-            with versions.tracked(organisation, via="page"):
-                for field in ("name", "category", "commune", "phone", "email", "website",
-                              "description"):
-                    value = (getattr(form, field).data or "").strip() or None
-                    setattr(organisation, field, value)
-                organisation.active = form.active.data
+            db.session.add(organisation)
             db.session.flush()
             audit.record("organisation_saved", obj=organisation,
                          detail={"active": organisation.active})
             db.session.commit()
             flash(_("Service enregistré."), "success")
             return redirect(url_for("admin.directory"))
-    status = 422 if form.errors or request.method == "POST" else 200
-    return render_template("admin/organisation_form.html", form=form,
-                           organisation=organisation), status
+    return _organisation_page(form, None, 422 if request.method == "POST" else 200)
+
+
+def _edit_organisation(form, organisation_id: int):
+    def load():
+        found = db.session.get(Organisation, organisation_id)
+        if found is None:
+            abort(404)
+        return found
+
+    if request.method != "POST":
+        return _organisation_page(form, load(), 200, version=load().version)
+    if form.validate_on_submit():
+        try:
+            result = conflicts.submit(load, request.form, organisation_values(form),
+                                      apply_organisation, on_saved=_audit_organisation)
+        except Invalid as exc:
+            db.session.rollback()
+            conflicts.show_errors(form, exc)
+        else:
+            if result.screen is not None:
+                shown = OrganisationForm(formdata=None, data=result.screen.values)
+                return _organisation_page(shown, result.record, 409,
+                                          version=result.screen.version, screen=result.screen)
+            flash(conflicts.saved_message(result.saved, _("Service enregistré.")), "success")
+            return redirect(url_for("admin.directory"))
+    return _organisation_page(form, load(), 422, version=conflicts.carried(request.form))
 
 
 @bp.route("/admin/directory/new", methods=["GET", "POST"])

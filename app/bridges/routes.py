@@ -6,10 +6,11 @@ import uuid
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import audit, versions
+from .. import audit, conflicts, versions
 from ..access import get_scoped_or_404, role_required
 from ..extensions import db
 from ..models import Bridge, BridgeStep, Contact, Role
@@ -82,6 +83,15 @@ def my_bridges():
                            mine=mine, review_days=current_app.config["BRIDGE_REVIEW_DAYS"])
 
 
+def _changes(bridge: Bridge) -> list:
+    """The bridge's history and its steps', in the order they happened."""
+    entries = conflicts.history_of(bridge)
+    for step in bridge.steps:
+        entries += conflicts.history_of(step, subject=_(
+            "Étape du %(day)s", day=format_date(step.occurred_on, "medium")))
+    return conflicts.in_order(entries)
+
+
 def _render_bridge(bridge: Bridge, *, notes=None, errors=None, values=None, status=200):
     today = local_now().date()
     return render_template(
@@ -89,7 +99,7 @@ def _render_bridge(bridge: Bridge, *, notes=None, errors=None, values=None, stat
         values=values or {}, follow_up=follow_ups([bridge], today)[0] if bridge.is_open else None,
         team=[u for u in team_candidates([bridge.neighbourhood_id]) if u.id != bridge.lead_id],
         organisations=active_organisations(), today=today.isoformat(), step_id=uuid.uuid4(),
-        referrals=referrals_of_bridge(bridge),
+        referrals=referrals_of_bridge(bridge), changes=_changes(bridge),
     ), status
 
 

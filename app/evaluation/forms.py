@@ -1,3 +1,4 @@
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -12,8 +13,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..conflicts import formdata
 from ..extensions import db
-from ..models import Objective
+from ..models import Indicator, Objective
+from ..validation import Invalid
 from .filters import MEASURES, RECORDS, FilterError, validate
 
 
@@ -53,3 +56,37 @@ class ObjectiveForm(FlaskForm):
     title_fr = TextAreaField(_l("Intitulé"), validators=[DataRequired(), Length(max=2000)])
     target = IntegerField(_l("Cible (facultative)"), validators=[Optional(),
                                                                  NumberRange(0, 10**9)])
+
+
+def indicator_values(form: IndicatorForm) -> dict:
+    """A checked form's values, in the terms of the indicator's versions."""
+    return {"objective_id": form.objective_id.data, "code": form.code.data,
+            "label_fr": form.label_fr.data, "record": form.record.data,
+            "measure": form.measure.data, "filter": (form.filter.data or "").strip(),
+            "position": form.position.data or 0, "active": bool(form.active.data)}
+
+
+def apply_indicator(indicator: Indicator, payload: dict) -> None:
+    """Check `payload` with the page's own form, then set it (the page's save and a merged
+    retry in app.versions alike)."""
+    form = IndicatorForm(formdata=formdata(payload), meta={"csrf": False})
+    if not form.validate():
+        raise Invalid(form.errors)
+    values = indicator_values(form)
+    taken = db.session.scalar(select(Indicator).where(Indicator.code == values["code"]))
+    if taken is not None and taken is not indicator:
+        raise Invalid({"code": [_("Ce code est déjà utilisé.")]})
+    for name, value in values.items():
+        setattr(indicator, name, value)
+
+
+def objective_values(form: ObjectiveForm) -> dict:
+    return {"title_fr": form.title_fr.data, "target": form.target.data}
+
+
+def apply_objective(objective: Objective, payload: dict) -> None:
+    form = ObjectiveForm(formdata=formdata(payload), meta={"csrf": False})
+    if not form.validate():
+        raise Invalid(form.errors)
+    for name, value in objective_values(form).items():
+        setattr(objective, name, value)

@@ -7,13 +7,21 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, versions
+from .. import audit, conflicts, versions
 from ..access import role_required
 from ..extensions import db
 from ..models import Indicator, Objective, Role
+from ..validation import Invalid
 from ..web import local_now
 from . import bp, dashboard, exports, selection
-from .forms import IndicatorForm, ObjectiveForm
+from .forms import (
+    IndicatorForm,
+    ObjectiveForm,
+    apply_indicator,
+    apply_objective,
+    indicator_values,
+    objective_values,
+)
 
 readers = role_required(Role.COORDINATOR, Role.FIELD_WORKER)
 coordinators = role_required(Role.COORDINATOR)
@@ -97,60 +105,80 @@ def indicators():
                            plan_titles=dashboard.PLAN_TITLES)
 
 
-def _save_indicator(indicator: Indicator | None):
-    form = IndicatorForm(obj=indicator)
+def _edit(model, record_id: int, form_class, values_of, apply, template: str, name: str,
+          done: str, on_saved):
+    """An edit page of the evaluation frame: the version it was opened at travels with the
+    form, a stale edit is merged, a conflict is asked field by field (app.conflicts)."""
+    def load():
+        found = db.session.get(model, record_id)
+        if found is None:
+            abort(404)
+        return found
+
+    record = load()
+    form = form_class(obj=record)
+    if request.method != "POST":
+        return render_template(template, form=form, version=record.version,
+                               **{name: record}), 200
     if form.validate_on_submit():
-        taken = db.session.scalar(select(Indicator).where(Indicator.code == form.code.data))
-        if taken is not None and taken is not indicator:
-            form.code.errors.append(_("Ce code est déjà utilisé."))
+        try:
+            result = conflicts.submit(load, request.form, values_of(form), apply,
+                                      on_saved=on_saved)
+        except Invalid as exc:
+            db.session.rollback()
+            conflicts.show_errors(form, exc)
         else:
-            if indicator is None:
-                indicator = Indicator()
-                db.session.add(indicator)
-            with versions.tracked(indicator, via="page"):
-                form.populate_obj(indicator)
-                indicator.filter = (form.filter.data or "").strip()
-            db.session.flush()
-            audit.record("indicator_saved", object_type="indicator", object_id=indicator.id,
-                         detail={"code": indicator.code})
-            db.session.commit()
-            flash(_("Indicateur enregistré."), "success")
+            if result.screen is not None:
+                shown = form_class(formdata=None, data=result.screen.values)
+                return render_template(template, form=shown, version=result.screen.version,
+                                       screen=result.screen, **{name: result.record}), 409
+            flash(conflicts.saved_message(result.saved, done), "success")
             return redirect(url_for("evaluation.indicators"))
-    return render_template("evaluation/indicator_form.html", form=form,
-                           indicator=indicator), 422 if request.method == "POST" else 200
+    return render_template(template, form=form, version=conflicts.carried(request.form),
+                           **{name: load()}), 422
+
+
+def _indicator_saved(saved) -> None:
+    audit.record("indicator_saved", object_type="indicator", object_id=saved.record.id,
+                 detail={"code": saved.record.code})
 
 
 @bp.route("/evaluation/indicators/new", methods=["GET", "POST"])
 @coordinators
 def new_indicator():
-    return _save_indicator(None)
+    form = IndicatorForm()
+    if form.validate_on_submit():
+        indicator = Indicator()
+        try:
+            apply_indicator(indicator, indicator_values(form))
+        except Invalid as exc:
+            conflicts.show_errors(form, exc)
+        else:
+            db.session.add(indicator)
+            db.session.flush()
+            _indicator_saved(versions.Saved(indicator))
+            db.session.commit()
+            flash(_("Indicateur enregistré."), "success")
+            return redirect(url_for("evaluation.indicators"))
+    return render_template("evaluation/indicator_form.html", form=form, indicator=None), \
+        422 if request.method == "POST" else 200
 
 
 @bp.route("/evaluation/indicators/<int:indicator_id>/edit", methods=["GET", "POST"])
 @coordinators
 def edit_indicator(indicator_id):
-    indicator = db.session.get(Indicator, indicator_id)
-    if indicator is None:
-        abort(404)
-    return _save_indicator(indicator)
+    return _edit(Indicator, indicator_id, IndicatorForm, indicator_values, apply_indicator,
+                 "evaluation/indicator_form.html", "indicator", _("Indicateur enregistré."),
+                 _indicator_saved)
 
 
 @bp.route("/evaluation/objectives/<int:objective_id>/edit", methods=["GET", "POST"])
 @coordinators
 def edit_objective(objective_id):
-    objective = db.session.get(Objective, objective_id)
-    if objective is None:
-        abort(404)
-    form = ObjectiveForm(obj=objective)
-    if form.validate_on_submit():
-        with versions.tracked(objective, via="page"):
-            form.populate_obj(objective)
-        audit.record("objective_saved", object_type="objective", object_id=objective.id)
-        db.session.commit()
-        flash(_("Objectif enregistré."), "success")
-        return redirect(url_for("evaluation.indicators"))
-    return render_template("evaluation/objective_form.html", form=form, objective=objective), \
-        422 if request.method == "POST" else 200
+    return _edit(Objective, objective_id, ObjectiveForm, objective_values, apply_objective,
+                 "evaluation/objective_form.html", "objective", _("Objectif enregistré."),
+                 lambda saved: audit.record("objective_saved", object_type="objective",
+                                            object_id=saved.record.id))
 
 
 @bp.app_template_global()

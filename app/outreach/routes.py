@@ -10,13 +10,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .. import versions, vocab
+from .. import conflicts, versions, vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..bridges.history import history_for_hash
 from ..bridges.service import follow_ups, open_bridges_led_by
 from ..extensions import db
 from ..models import (
     CONTACT_MULTI_TERMS,
+    CONTACT_SINGLE_TERMS,
     CollectiveAction,
     Contact,
     ContactTerm,
@@ -105,10 +106,16 @@ def stop_outing(outing_id):
     return redirect(url_for("outreach.today"))
 
 
-def _form_context(contact: Contact | None, values: dict, errors: dict) -> dict:
+def _form_context(contact: Contact | None, values: dict, errors: dict, *, version=None,
+                  screen=None) -> dict:
     outings = db.session.scalars(
         scoped(Outing).where(Outing.ended_at.is_(None)).order_by(Outing.started_at.desc())
     ).all()
+    # The contact's own outing stays on offer once ended: an edit must not drop it unasked.
+    chosen = conflicts.read_uuid(values.get("outing"))
+    if chosen is not None and all(o.id != chosen for o in outings):
+        own = db.session.scalar(scoped(Outing).where(Outing.id == chosen))
+        outings = [*outings, own] if own is not None else outings
     return {
         "contact": contact,
         "values": values,
@@ -116,6 +123,8 @@ def _form_context(contact: Contact | None, values: dict, errors: dict) -> dict:
         "neighbourhoods": current_user.neighbourhoods,
         "outings": outings,
         "multi_fields": CONTACT_MULTI_TERMS,
+        "version": version,
+        "screen": screen,
     }
 
 
@@ -172,35 +181,52 @@ def new_contact():
                            **_form_context(None, _new_contact_defaults(), {}))
 
 
+def _contact_values(snapshot: dict) -> dict:
+    """A contact's fields (in a snapshot's terms) as the values of its form."""
+    moment = snapshot.get("occurred_at")
+    return {
+        "neighbourhood": snapshot.get("neighbourhood") or "",
+        "outing": snapshot.get("outing") or "",
+        "occurred_at": local_input_value(datetime.fromisoformat(moment)) if moment else "",
+        "people_count": snapshot.get("people_count"),
+        **{f: snapshot.get(f) for f in CONTACT_SINGLE_TERMS},
+        **{f: list(snapshot.get(f) or ()) for f in CONTACT_MULTI_TERMS},
+        "note": snapshot.get("note") or "",
+    }
+
+
+def _apply_contact_form(contact: Contact, payload: dict) -> None:
+    apply_contact(contact, clean_contact(payload, contact, from_form=True))
+
+
 @bp.route("/contacts/<uuid:contact_id>/edit", methods=["GET", "POST"])
 @worker_only
 def edit_contact(contact_id):
     contact = get_scoped_or_404(Contact, contact_id)
+    template = "outreach/contact_form.html"
     if request.method == "POST":
+        form = request.form
         try:
-            clean = clean_contact(contact_payload(request.form, editing=True), contact,
-                                  from_form=True)
+            result = conflicts.submit(lambda: get_scoped_or_404(Contact, contact_id), form,
+                                      contact_payload(form, editing=True), _apply_contact_form)
         except Invalid as exc:
             db.session.rollback()
-            return render_template("outreach/contact_form.html", **_form_context(
-                contact, _submitted_values(request.form), exc.errors)), 422
-        with versions.tracked(contact, via="page"):
-            apply_contact(contact, clean)
-        db.session.commit()
-        flash(_("Contact modifié."), "success")
-        return redirect(url_for("outreach.contact", contact_id=contact.id))
-    note = open_note(contact, via="edit")
-    values = {
-        "neighbourhood": contact.neighbourhood.code,
-        "outing": str(contact.outing_id) if contact.outing_id else "",
-        "occurred_at": local_input_value(contact.occurred_at),
-        "people_count": contact.people_count,
-        "place_type": contact.place_type, "initiative": contact.initiative,
-        "age_band": contact.age_band, "gender": contact.gender,
-        **{f: contact.codes(v) for f, v in CONTACT_MULTI_TERMS.items()},
-        "note": note or "",
-    }
-    return render_template("outreach/contact_form.html", **_form_context(contact, values, {}))
+            return render_template(template, **_form_context(
+                get_scoped_or_404(Contact, contact_id), _submitted_values(form), exc.errors,
+                version=conflicts.carried(form))), 422
+        if result.screen is not None:
+            values = _contact_values(result.screen.values)
+            # A code the person removed stays removed in the form (a typed one is never shown).
+            values["remove_person_code"] = "person_code" in result.screen.names \
+                and result.screen.values.get("person_code") is None
+            return render_template(template, **_form_context(
+                result.record, values, {}, version=result.screen.version,
+                screen=result.screen)), 409
+        flash(conflicts.saved_message(result.saved, _("Contact modifié.")), "success")
+        return redirect(url_for("outreach.contact", contact_id=contact_id))
+    open_note(contact, via="edit")  # the form shows the note: a reading, audited
+    return render_template(template, **_form_context(
+        contact, _contact_values(versions.snapshot(contact)), {}, version=contact.version))
 
 
 @bp.get("/contacts/<uuid:contact_id>")
@@ -225,6 +251,7 @@ def _contact_page(contact: Contact) -> dict:
         if contact.person_code_hash else None
     return {
         "contact": contact,
+        "changes": conflicts.history_of(contact),
         "referrals": referrals_of_contact(contact),
         "code_history": history,
         "open_bridge": next((b for b in history.bridges if b.is_open), None) if history else None,
@@ -282,10 +309,25 @@ def contacts():
 
 
 # -- collective actions (missions 3 and 4, maillage) ---------------------------------------------
-def _action_form(action, values: dict, errors: dict, status: int = 200):
+def _action_form(action, values: dict, errors: dict, status: int = 200, *, version=None,
+                 screen=None):
     return render_template("outreach/collective_action_form.html", action=action, values=values,
                            errors=errors, neighbourhoods=current_user.neighbourhoods,
-                           organisations=active_organisations()), status
+                           organisations=active_organisations(), version=version, screen=screen,
+                           changes=conflicts.history_of(action) if action else None), status
+
+
+def _action_snapshot_values(snapshot: dict) -> dict:
+    """A collective action's fields (in a snapshot's terms) as the values of its form."""
+    return {"neighbourhood": snapshot.get("neighbourhood") or "",
+            "mission": snapshot.get("mission"), "occurred_on": snapshot.get("occurred_on") or "",
+            "participants": str(snapshot.get("participants") or 0),
+            "title": snapshot.get("title") or "", "themes": list(snapshot.get("themes") or ()),
+            "organisations": [str(i) for i in snapshot.get("organisations") or ()]}
+
+
+def _apply_action_form(action, payload: dict) -> None:
+    apply_collective_action(action, clean_collective_action(payload, action, from_form=True))
 
 
 def _action_payload(form) -> dict:
@@ -337,20 +379,19 @@ def new_collective_action():
 def edit_collective_action(action_id):
     action = get_scoped_or_404(CollectiveAction, action_id)
     if request.method == "POST":
+        form = request.form
         try:
-            clean = clean_collective_action(_action_payload(request.form), action,
-                                            from_form=True)
+            result = conflicts.submit(lambda: get_scoped_or_404(CollectiveAction, action_id),
+                                      form, _action_payload(form), _apply_action_form)
         except Invalid as exc:
             db.session.rollback()
-            return _action_form(action, _action_values(request.form), exc.errors, 422)
-        with versions.tracked(action, via="page"):
-            apply_collective_action(action, clean)
-        db.session.commit()
-        flash(_("Action collective modifiée."), "success")
+            return _action_form(get_scoped_or_404(CollectiveAction, action_id),
+                                _action_values(form), exc.errors, 422,
+                                version=conflicts.carried(form))
+        if result.screen is not None:
+            return _action_form(result.record, _action_snapshot_values(result.screen.values),
+                                {}, 409, version=result.screen.version, screen=result.screen)
+        flash(conflicts.saved_message(result.saved, _("Action collective modifiée.")), "success")
         return redirect(url_for("outreach.collective_actions"))
-    values = {"neighbourhood": action.neighbourhood.code, "mission": action.mission,
-              "occurred_on": action.occurred_on.isoformat(),
-              "participants": str(action.participants), "title": action.title or "",
-              "themes": action.codes("theme"),
-              "organisations": [str(o.id) for o in action.organisations]}
-    return _action_form(action, values, {})
+    return _action_form(action, _action_snapshot_values(versions.snapshot(action)), {},
+                        version=action.version)

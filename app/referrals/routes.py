@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 
-from .. import vocab
+from .. import conflicts, vocab
 from ..access import get_scoped_or_404, role_required, scoped
 from ..extensions import db
 from ..models import OPEN_STATUSES, Contact, Organisation, Referral, Role
@@ -76,13 +76,18 @@ def my_referrals():
     return render_template("referrals/list.html", referrals=referrals, show=show, mine=mine)
 
 
+def _referral_page(found: Referral, **context):
+    """The partner's page or the team's; only the team sees who changed what."""
+    if current_user.role == Role.PARTNER:
+        return render_template("partners/referral.html", referral=found, **context)
+    return render_template("referrals/referral.html", referral=found,
+                           changes=conflicts.history_of(found), **context)
+
+
 @bp.get("/referrals/<uuid:referral_id>")
 @role_required(Role.FIELD_WORKER, Role.PARTNER)
 def referral(referral_id):
-    found = get_scoped_or_404(Referral, referral_id)
-    template = "partners/referral.html" if current_user.role == Role.PARTNER \
-        else "referrals/referral.html"
-    return render_template(template, referral=found, errors={})
+    return _referral_page(get_scoped_or_404(Referral, referral_id), errors={})
 
 
 @bp.post("/referrals/<uuid:referral_id>/status")
@@ -99,10 +104,7 @@ def referral_status(referral_id):
     except Invalid as exc:
         db.session.rollback()
         found = get_scoped_or_404(Referral, referral_id)
-        template = "partners/referral.html" if current_user.role == Role.PARTNER \
-            else "referrals/referral.html"
-        return render_template(template, referral=found, errors=exc.errors,
-                               values=request.form), 422
+        return _referral_page(found, errors=exc.errors, values=request.form), 422
     db.session.commit()
     if changed:
         flash(_("Orientation mise à jour."), "success")
