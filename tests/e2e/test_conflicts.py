@@ -1,12 +1,16 @@
 """Two workers of one team, one record (issue 10): no edit is ever lost.
 
-"Sent exactly once" is judged by the PUTs that reach the server, per record id.
+Two browser contexts are two phones at 360 px: Amina (WORKER) and Yannick (COLLEAGUE), both in
+Colignon. "Sent exactly once" is judged by the PUTs that reach the server, per record id.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
+from .conftest import COLLEAGUE, shot
 from .test_offline import queue_read, ready_for_offline, sign_in, wait_until_sent
 
 LOCK = "relais-queue-sync"
@@ -29,6 +33,44 @@ LOCK_WAITED_FOR = f"""async () => {{
   const state = await navigator.locks.query();
   return state.pending.some(lock => lock.name === '{LOCK}');
 }}"""
+
+
+def new_contact(page, **fields) -> str:
+    """A contact created through the API by this phone's worker; its id."""
+    contact_id = str(uuid.uuid4())
+    moment = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    body = {"neighbourhood": "colignon", "occurred_at": moment.isoformat(),
+            "people_count": 2, "themes": ["logement"], **fields}
+    answer = page.evaluate(API_PUT, {"url": f"/api/v1/contacts/{contact_id}", "body": body,
+                                     "headers": {"If-None-Match": "*"}})
+    assert answer["status"] == 201, answer
+    return contact_id
+
+
+def open_edit(page, contact_id: str) -> None:
+    page.goto(f"{page.base}/contacts/{contact_id}/edit")
+    page.wait_for_selector("form[data-queue-edit=contact] input[name=version]", state="attached")
+
+
+def theme_chip(page, code: str):
+    return page.locator(f"#field-themes label.chip:has(input[value='{code}'])")
+
+
+def place_chip(page, code: str):
+    return page.locator(f"#field-place_type label.chip:has(input[value='{code}'])")
+
+
+def save_online(page, contact_id: str) -> None:
+    """Save the edit form with network: the page posts it, the server answers."""
+    page.click("button[value=done]")
+    page.wait_for_url(f"**/contacts/{contact_id}")
+
+
+def save_offline(page) -> None:
+    """Save the edit form without network: it goes to the queue with its version."""
+    page.click("button[value=done]")
+    page.wait_for_url("**/today")
+    assert "sera envoyé au retour du réseau" in page.inner_text("#main")
 
 
 def back_online(page) -> None:
@@ -93,3 +135,214 @@ def test_page_and_service_worker_send_a_record_exactly_once(phone, live_server):
     page.wait_for_function(LOCKS_IDLE)  # both senders are done
     assert live_server.puts(record_id) == 1
     assert live_server.contact(record_id)["themes"] == ["logement"]
+
+
+# -- different fields merge by themselves ------------------------------------------------------
+def test_offline_edit_of_another_field_merges_without_a_question(phones, live_server):
+    amina, yannick = phones(), phones()
+    sign_in(amina)
+    sign_in(yannick, email=COLLEAGUE)
+    ready_for_offline(yannick)
+    contact_id = new_contact(amina)
+
+    # Yannick opens the contact, loses the network, adds a theme: it waits on his phone.
+    open_edit(yannick, contact_id)
+    yannick.context.set_offline(True)
+    theme_chip(yannick, "sante").click()
+    save_offline(yannick)
+    assert queue_read(yannick) == 1
+    assert queued(yannick)[0]["precondition"] == {"version": 1}
+
+    # Meanwhile Amina changes the number of people.
+    open_edit(amina, contact_id)
+    amina.fill("#people_count", "4")
+    save_online(amina, contact_id)
+    assert live_server.contact(contact_id)["people_count"] == 4
+
+    # Yannick's phone gets the network back: merged by the server, nothing asked.
+    back_online(yannick)
+    wait_until_sent(yannick)
+    assert yannick.locator(".conflict").count() == 0
+    stored = live_server.contact(contact_id)
+    assert stored["people_count"] == 4
+    assert sorted(stored["themes"]) == ["logement", "sante"]
+    assert stored["version"] == 3
+
+
+def test_stale_page_edit_of_another_field_merges_without_a_question(phones, live_server):
+    amina, yannick = phones(), phones()
+    sign_in(amina)
+    sign_in(yannick, email=COLLEAGUE)
+    contact_id = new_contact(amina)
+    open_edit(yannick, contact_id)  # opened at version 1, left open
+
+    open_edit(amina, contact_id)
+    amina.fill("#people_count", "4")
+    save_online(amina, contact_id)
+
+    theme_chip(yannick, "sante").click()
+    save_online(yannick, contact_id)  # the stale page, with network: the page posts it
+    assert yannick.locator(".conflict").count() == 0
+    stored = live_server.contact(contact_id)
+    assert stored["people_count"] == 4
+    assert sorted(stored["themes"]) == ["logement", "sante"]
+
+
+def test_offline_edit_of_a_collective_action_merges(phones, live_server):
+    amina, yannick = phones(), phones()
+    sign_in(amina)
+    sign_in(yannick, email=COLLEAGUE)
+    ready_for_offline(yannick)
+    action_id = str(uuid.uuid4())
+    body = {"neighbourhood": "colignon", "mission": "communautaire",
+            "occurred_on": datetime.now(UTC).date().isoformat(), "participants": 12,
+            "themes": ["logement"], "organisations": [], "title": "Repas de quartier"}
+    answer = amina.evaluate(API_PUT, {"url": f"/api/v1/collective-actions/{action_id}",
+                                      "body": body, "headers": {"If-None-Match": "*"}})
+    assert answer["status"] == 201, answer
+
+    yannick.goto(f"{yannick.base}/collective-actions/{action_id}/edit")
+    yannick.wait_for_selector("form[data-queue-edit=collective_action] input[name=version]",
+                              state="attached")
+    yannick.context.set_offline(True)
+    yannick.fill("#participants", "15")
+    yannick.click("form[data-queue-edit] button[type=submit]")
+    yannick.wait_for_url("**/today")
+    assert queued(yannick)[0]["precondition"] == {"version": 1}
+
+    amina.goto(f"{amina.base}/collective-actions/{action_id}/edit")
+    theme_chip(amina, "sante").click()
+    amina.click("form[data-queue-edit] button[type=submit]")
+    amina.wait_for_url("**/collective-actions")
+
+    back_online(yannick)
+    wait_until_sent(yannick)
+    stored = live_server.collective_action(action_id)
+    assert stored["participants"] == 15
+    assert sorted(stored["themes"]) == ["logement", "sante"]
+    assert stored["title"] == "Repas de quartier"
+    assert live_server.puts(action_id) == 2  # Amina's creation, Yannick's edit: once each
+
+
+# -- the same field: the worker chooses --------------------------------------------------------
+def test_same_field_offline_asks_and_the_choice_is_saved(phones, live_server):
+    amina, yannick = phones(), phones()
+    sign_in(amina)
+    sign_in(yannick, email=COLLEAGUE)
+    ready_for_offline(yannick)
+    contact_id = new_contact(amina)
+
+    # Yannick, without network: 3 people, in the metro, and a note.
+    open_edit(yannick, contact_id)
+    yannick.context.set_offline(True)
+    yannick.fill("#people_count", "3")
+    place_chip(yannick, "gare_metro").click()
+    yannick.fill("#note", "Vu au métro.")
+    save_offline(yannick)
+
+    # Amina, with network: 5 people, in the street, a note of her own, and a theme.
+    open_edit(amina, contact_id)
+    amina.fill("#people_count", "5")
+    place_chip(amina, "rue").click()
+    amina.fill("#note", "Orienté vers le CPAS.")
+    theme_chip(amina, "sante").click()
+    save_online(amina, contact_id)
+
+    # Back online, Yannick's phone is told: nothing written, the record is "to resolve".
+    back_online(yannick)
+    yannick.wait_for_selector('#queue-badge[data-to-resolve="1"]', state="attached")
+    assert "à résoudre" in yannick.inner_text("#queue-badge")
+    assert "dont 1 à résoudre" in yannick.get_attribute("#queue-badge", "aria-label")
+    assert live_server.contact(contact_id)["people_count"] == 5
+    item = queued(yannick)[0]
+    assert item["status"] == "to-resolve"
+    assert sorted(item["conflict"]["fields"]) == ["note", "people_count", "place_type"]
+    shot(yannick, "10-queue-to-resolve")
+
+    # He chooses without network: the screen is drawn from the phone's queue.
+    yannick.context.set_offline(True)
+    yannick.goto(f"{yannick.base}/today")
+    yannick.click(f"[data-resolve='{contact_id}']")
+    screen = yannick.locator("section.conflict")
+    screen.wait_for()
+    assert screen.locator("input:checked").count() == 0  # nothing chosen for him
+    people = screen.locator("fieldset.conflict-field[data-field=people_count]")
+    assert people.locator("legend").inner_text() == "Nombre de personnes"
+    assert people.locator("label:has(input[value=yours]) .value").inner_text() == "3"
+    assert people.locator("label:has(input[value=theirs]) .value").inner_text() == "5"
+    place = screen.locator("fieldset.conflict-field[data-field=place_type]")
+    # Codes are shown by their labels, from the vocabularies the phone keeps.
+    assert place.locator("label:has(input[value=yours]) .value").inner_text() == "Gare / métro"
+    assert place.locator("label:has(input[value=theirs]) .value").inner_text() == "Rue"
+    note = screen.locator("fieldset.conflict-field[data-field=note]")
+    assert note.locator("label:has(input[value=theirs]) .value").inner_text() == \
+        "Orienté vers le CPAS."
+    assert note.locator("input[value=both]").count() == 1
+    shot(yannick, "11-comparison-screen")
+
+    screen.locator("button[type=submit]").click()  # nothing chosen: the browser asks
+    assert screen.is_visible()
+    people.locator("label:has(input[value=yours])").click()
+    place.locator("label:has(input[value=theirs])").click()
+    note.locator("label:has(input[value=both])").click()
+    screen.locator("button[type=submit]").click()
+    yannick.wait_for_selector(".flash:has-text('il sera envoyé au retour du réseau')")
+    assert queued(yannick)[0]["status"] == "waiting"
+    assert queued(yannick)[0]["precondition"] == {"version": 2}
+
+    back_online(yannick)
+    wait_until_sent(yannick)
+    stored = live_server.contact(contact_id)
+    assert stored["people_count"] == 3                                 # his choice
+    assert stored["place_type"] == "rue"                               # hers, chosen
+    assert stored["note"] == "Vu au métro.\n\nOrienté vers le CPAS."   # both kept
+    assert sorted(stored["themes"]) == ["logement", "sante"]           # her other change
+    assert stored["version"] == 3
+
+
+# -- a replayed creation -----------------------------------------------------------------------
+def test_replayed_creation_keeps_a_colleagues_correction(phones, live_server):
+    amina, yannick = phones(), phones()
+    sign_in(amina)
+    sign_in(yannick, email=COLLEAGUE)
+    ready_for_offline(amina)
+    lost, held = [], [True]
+
+    def lose_the_answer(route):
+        if route.request.method != "PUT":
+            route.continue_()
+        elif not lost:
+            lost.append(route.fetch())     # the server stores it…
+            route.abort("connectionreset")  # …but the phone never hears back
+        elif held[0]:
+            route.abort("internetdisconnected")  # and the network is gone a while
+        else:
+            route.continue_()
+
+    # Routes on the context also see the service worker's requests (Background Sync).
+    amina.context.route("**/api/v1/contacts/*", lose_the_answer)
+    amina.goto(f"{amina.base}/contacts/new")
+    amina.fill("#people_count", "2")
+    theme_chip(amina, "logement").click()
+    amina.click("button[value=done]")
+    amina.wait_for_url("**/today")
+    assert lost and lost[0].status == 201
+    contact_id = queued(amina)[0]["id"]
+    assert live_server.puts(contact_id) == 1
+
+    # Yannick corrects the record the server has.
+    open_edit(yannick, contact_id)
+    yannick.fill("#people_count", "6")
+    save_online(yannick, contact_id)
+    assert live_server.contact(contact_id)["people_count"] == 6
+
+    # Amina's phone sends its creation again: the correction stays, the queue empties.
+    held[0] = False
+    amina.evaluate("window.relaisOffline.syncNow()")
+    wait_until_sent(amina)
+    stored = live_server.contact(contact_id)
+    assert stored["people_count"] == 6
+    assert stored["themes"] == ["logement"]
+    assert stored["version"] == 2
+    # The creation again (412: it exists and differs), then as an edit of version 1 (merged).
+    assert live_server.puts(contact_id) == 3
