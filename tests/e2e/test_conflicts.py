@@ -346,3 +346,57 @@ def test_replayed_creation_keeps_a_colleagues_correction(phones, live_server):
     assert stored["version"] == 2
     # The creation again (412: it exists and differs), then as an edit of version 1 (merged).
     assert live_server.puts(contact_id) == 3
+
+
+# -- what is sent once the worker has chosen -------------------------------------------------------
+RESOLVE = """([payload, conflict, choices]) => RelaisQueue.resolve(
+  {payload: payload, conflict: conflict}, choices)"""
+
+
+def test_resolved_record_keeps_every_change_it_was_not_asked_about(phone):
+    """The record sent after the choice: the choice where asked; ours where only this phone
+    changed; theirs where only the colleague did; lists merged by codes added and removed; a
+    person code sent only when ours is kept; a note absent when neither it nor the choice
+    touched it (the server then keeps it as it is)."""
+    page = phone
+    sign_in(page)
+    queue_read(page)
+    base = {"people_count": 2, "place_type": "rue", "themes": ["logement", "sante"],
+            "situations": [], "initiative": None, "has_person_code": True,
+            "note": None, "occurred_at": "2026-03-02T09:15:00+01:00", "version": 1}
+    current = {**base, "people_count": 5, "initiative": "demande_personne",
+               "themes": ["logement", "sejour"], "has_person_code": True, "version": 2}
+    payload = {"people_count": 3, "place_type": "gare_metro",
+               "themes": ["sante", "emploi_formation"], "situations": [], "initiative": None,
+               "person_code": "AB12",
+               "occurred_at": "2026-03-02T08:15:00.000Z"}
+    yours = {**base, "people_count": 3, "place_type": "gare_metro",
+             "themes": ["emploi_formation", "sante"], "has_person_code": True}
+    conflict = {"fields": ["people_count", "person_code"], "current": current, "base": base,
+                "yours": yours, "version": 2,
+                "changed": {"people_count": True, "place_type": True, "themes": True,
+                            "situations": False, "initiative": False, "person_code": True,
+                            "occurred_at": False}}
+
+    sent = page.evaluate(RESOLVE, [payload, conflict,
+                                   {"people_count": "theirs", "person_code": "theirs"}])
+    assert sent["people_count"] == 5                  # chosen: theirs
+    assert "person_code" not in sent                  # theirs: the code is left as it is
+    assert sent["place_type"] == "gare_metro"         # only ours changed it
+    assert sent["initiative"] == "demande_personne"   # only theirs changed it
+    assert sent["occurred_at"] == base["occurred_at"]  # nobody changed it
+    # themes: we removed logement and added emploi_formation; they removed sante, added sejour
+    assert sorted(sent["themes"]) == ["emploi_formation", "sejour"]
+    assert "note" not in sent
+
+    sent = page.evaluate(RESOLVE, [payload, conflict,
+                                   {"people_count": "yours", "person_code": "yours"}])
+    assert sent["people_count"] == 3 and sent["person_code"] == "AB12"
+
+    notes = {"fields": ["note"], "current": {"note": "Orienté vers le CPAS."},
+             "base": {"note": None}, "yours": {"note": "Vu au métro."}, "version": 4,
+             "changed": {"note": True}}
+    assert page.evaluate(RESOLVE, [{"note": "Vu au métro."}, notes, {"note": "both"}]) == \
+        {"note": "Vu au métro.\n\nOrienté vers le CPAS."}
+    assert page.evaluate(RESOLVE, [{"note": "Vu au métro."}, notes, {"note": "theirs"}]) == \
+        {"note": "Orienté vers le CPAS."}
