@@ -134,16 +134,6 @@ def test_if_none_match_creates_once_and_never_overwrites(team, app, kind):
     assert everything(app, kind, made) == before
 
 
-@kinds
-def test_get_answers_the_version_and_a_strong_etag(team, kind):
-    made = team.create(kind)
-    team.colleague_changes(kind, made, made.one[1])
-    record, etag = kind.read(team.amina, made)
-    assert record["version"] == 2 and etag == '"2"'
-    if kind.has_get:
-        assert not team.amina.get(made.path).headers["ETag"].startswith("W/")
-
-
 # -- updating the version one saw ---------------------------------------------------------------
 @kinds
 def test_if_match_current_version_updates_and_an_unchanged_body_keeps_it(team, app, kind):
@@ -172,6 +162,10 @@ def test_stale_edit_of_other_fields_is_merged_and_kept_in_history(team, app, wor
     made = team.create(kind)
     field, theirs, _ = made.one
     team.colleague_changes(kind, made, theirs)
+    record, etag = kind.read(team.amina, made)
+    assert record["version"] == 2 and etag == '"2"'
+    if kind.has_get:
+        assert not team.amina.get(made.path).headers["ETag"].startswith("W/")
     other, mine = made.other
     # Amina's phone still holds version 1
     response = team.put(team.amina, made, made.with_(**{other: mine}), **{"If-Match": '"1"'})
@@ -213,16 +207,13 @@ def test_same_field_changed_on_both_sides_is_409_and_nothing_is_written(team, ap
         assert body["current"][kind.secret] == made.body[kind.secret]
     else:
         assert shown == []
-
-
-@kinds
-def test_the_same_change_on_both_sides_is_no_conflict(team, app, kind):
-    made = team.create(kind)
-    field, value, _ = made.one
-    team.colleague_changes(kind, made, value)
-    response = team.put(team.amina, made, made.with_(**{field: value}), **{"If-Match": '"1"'})
+    # Amina chooses Yannick's value: the same change on both sides is no conflict
+    response = team.put(team.amina, made, made.with_(**{field: theirs, other: mine}),
+                        **{"If-Match": '"1"'})
     assert response.status_code == 200, response.get_json()
-    assert response.get_json()["version"] == 2 and response.get_json()["merged"] == []
+    assert response.get_json()["version"] == 3 and response.get_json()["merged"] == []
+    fields, _ = stored(app, kind, made)
+    assert (fields[field], fields[other]) == (theirs, mine)
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.sets],
@@ -269,7 +260,8 @@ def test_preconditions_that_cannot_hold_change_nothing(team, app, kind):
     future = team.put(team.amina, made, changed, **{"If-Match": '"7"'})
     assert future.status_code == 412, future.get_json()
     assert future.get_json()["current"]["version"] == 1
-    for headers in MALFORMED:
+    # parsing the headers is the same for every type: the full list on contacts only
+    for headers in MALFORMED if kind.name == "contact" else MALFORMED[1::3]:
         response = team.put(team.amina, made, changed, **headers)
         assert response.status_code == 422, headers
         assert set(response.get_json()["errors"]) <= {"If-Match", "If-None-Match"}
@@ -292,13 +284,13 @@ def test_out_of_scope_is_404_whatever_the_headers(team, app, world, kind):
     made = team.create(kind, where="marolles", api=outsider)
     before = everything(app, kind, made)
     strangers = [team.amina, Api(app.test_client(), world.partner.key)]
-    bodies = [made.body, made.with_(**{made.other[0]: made.other[1]})]
+    changed = made.with_(**{made.other[0]: made.other[1]})
     for api in strangers:
-        for headers in [*HEADERS, *MALFORMED]:
-            for body in bodies:
-                response = api.put(made.path, body, headers=headers)
-                assert response.status_code == 404, (api.email, headers, response.get_json())
-                assert "Revoir" not in response.text and "Premier" not in response.text
+        for headers in [*HEADERS, *MALFORMED[1::3]]:
+            response = api.put(made.path, changed, headers=headers)
+            assert response.status_code == 404, (api.email, headers, response.get_json())
+            assert "Revoir" not in response.text and "Premier" not in response.text
+        assert api.put(made.path, made.body).status_code == 404  # even the same content
         if kind.has_get:
             assert api.get(made.path).status_code == 404
     assert everything(app, kind, made) == before

@@ -7,6 +7,7 @@ colleague changes, another the sender changes, and the multi-valued fields merge
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,7 +34,10 @@ from app.models import (
 from .conftest import PASSWORD
 from .helpers import contact_payload, moment, new_id, row_counts
 
-PERSON_CODES = ("AB12", "PONT-7")  # never in any JSON answer, nor their HMAC
+# One open bridge per person and neighbourhood: each bridge a test opens has its own code.
+BRIDGE_CODES = [f"PONT-{n}" for n in range(1, 41)]
+_next_bridge_code = itertools.count()
+PERSON_CODES = ("AB12", *BRIDGE_CODES)  # never in any JSON answer, nor their HMAC
 
 
 def day(offset: int) -> str:
@@ -138,7 +142,8 @@ def _referral(api, world, where: str) -> Made:
 
 
 def _bridge_body(api, world, where: str) -> dict:
-    return {"contact": _contact_in(api, where, person_code="PONT-7"),
+    code = BRIDGE_CODES[next(_next_bridge_code) % len(BRIDGE_CODES)]
+    return {"contact": _contact_in(api, where, person_code=code),
             "organisation": world.cpas.id, "next_step_due": day(7)}
 
 
