@@ -6,7 +6,7 @@ to CASES: test_every_route_is_in_the_matrix fails otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -24,6 +24,7 @@ class Case:
     expected: dict  # role → status; "*" for every role not named
     form: dict | None = None
     json: dict | None = None
+    headers: dict | None = None
 
     def status_for(self, role: str) -> int:
         return self.expected.get(role, self.expected.get("*"))
@@ -178,6 +179,11 @@ CASES = [
     Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _record(anonymous=401),
          json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
 ]
+# The preconditions of a write (DESIGN §5) open no door: every PUT again, with each of them.
+PRECONDITIONS = [{"If-Match": '"1"'}, {"If-Match": "*"}, {"If-None-Match": "*"},
+                 {"If-Match": 'W/"1"'}]
+CASES += [replace(case, headers=headers) for case in CASES if case.method == "PUT"
+          for headers in PRECONDITIONS]
 
 
 @pytest.fixture
@@ -240,10 +246,11 @@ def test_access_matrix(app, world, foreign, role):
         if case.json is not None:
             kwargs["json"] = {k: v.format(**foreign) if isinstance(v, str) else v
                               for k, v in case.json.items()}
-            kwargs["headers"] = {"X-CSRFToken": token}
+            kwargs["headers"] = {"X-CSRFToken": token, **(case.headers or {})}
         response = client.open(url, method=case.method, **kwargs)
         if response.status_code != expected:
-            failures.append((case.method, case.url, expected, response.status_code))
+            failures.append((case.method, case.url, case.headers, expected,
+                             response.status_code))
         assert "SECRET-MAROLLES" not in response.text
         if case.endpoint == "auth.logout" and case.method == "POST":
             # Signing out clears the session: sign in again for the remaining cases.
