@@ -38,7 +38,9 @@ LOCK_WAITED_FOR = f"""async () => {{
 def new_contact(page, **fields) -> str:
     """A contact created through the API by this phone's worker; its id."""
     contact_id = str(uuid.uuid4())
-    moment = (datetime.now(UTC) - timedelta(hours=1)).replace(second=0, microsecond=0)
+    # Seconds and microseconds on purpose: the edit form shows minutes only, and an edit
+    # that leaves the time alone must not count it as changed.
+    moment = (datetime.now(UTC) - timedelta(hours=1)).replace(second=37, microsecond=123456)
     body = {"neighbourhood": "colignon", "occurred_at": moment.isoformat(),
             "people_count": 2, "themes": ["logement"], **fields}
     answer = page.evaluate(API_PUT, {"url": f"/api/v1/contacts/{contact_id}", "body": body,
@@ -144,6 +146,7 @@ def test_offline_edit_of_another_field_merges_without_a_question(phones, live_se
     sign_in(yannick, email=COLLEAGUE)
     ready_for_offline(yannick)
     contact_id = new_contact(amina)
+    created = live_server.contact(contact_id)
 
     # Yannick opens the contact, loses the network, adds a theme: it waits on his phone.
     open_edit(yannick, contact_id)
@@ -166,6 +169,7 @@ def test_offline_edit_of_another_field_merges_without_a_question(phones, live_se
     stored = live_server.contact(contact_id)
     assert stored["people_count"] == 4
     assert sorted(stored["themes"]) == ["logement", "sante"]
+    assert stored["occurred_at"] == created["occurred_at"]  # untouched, to the microsecond
     assert stored["version"] == 3
 
 

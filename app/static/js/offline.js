@@ -122,8 +122,13 @@
         payload[k] = data.get(k) || null;
       });
       payload.outing = data.get("outing") || null;
-      var when = data.get("occurred_at");
+      var when = data.get("occurred_at"), input = form.elements.occurred_at;
       payload.occurred_at = when ? new Date(when).toISOString() : null;
+      // The field shows minutes only: untouched, an edit sends back the stored moment as it
+      // is, so that seconds cut off by the form never count as a change (or a conflict).
+      if (input && input.dataset.exact && input.value === input.defaultValue) {
+        payload.occurred_at = input.dataset.exact;
+      }
       var people = parseInt(data.get("people_count"), 10);
       payload.people_count = isNaN(people) ? data.get("people_count") : people;
       ["languages", "situations", "themes", "responses"].forEach(function (k) {
