@@ -12,6 +12,7 @@ the changes made to them are described once, in tests/versioned.py.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import replace
 
@@ -427,3 +428,68 @@ def test_key_rotation_reseals_the_history(team, app, tmp_path):
     finally:
         app.config["DATA_KEYS_FILE"] = saved
         app.extensions["relais_keyring"] = original
+
+
+# -- the contract --------------------------------------------------------------------------------
+def _refs(value):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "$ref":
+                yield inner
+            else:
+                yield from _refs(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _refs(inner)
+
+
+SCHEMAS = {"contact": "Contact", "outing": "Outing", "referral": "Referral", "bridge": "Bridge",
+           "bridge_step": "BridgeStep", "collective_action": "CollectiveAction"}
+
+
+def test_openapi_documents_versions_and_preconditions(team, app):
+    document = team.amina.get("/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    for ref in set(_refs(document)):  # every reference resolves
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas
+    puts = {path: item["put"] for path, item in document["paths"].items() if "put" in item}
+    assert len(puts) == len(KINDS)
+    for path, put in puts.items():
+        responses = put["responses"]
+        assert {"200", "201", "409", "412", "428", "422", "404"} <= set(responses), path
+        assert all(r.get("description") for r in responses.values()), path
+        for status in ("200", "201"):
+            assert "ETag" in responses[status]["headers"], path
+        assert "VersionConflict" in json.dumps(responses["409"]["content"]), path
+        assert "PreconditionFailed" in json.dumps(responses["412"]["content"]), path
+        assert "merged" in json.dumps(responses["200"]["content"]), path
+        headers = {p["name"]: p for p in put["parameters"] if p["in"] == "header"}
+        assert set(headers) == {"If-Match", "If-None-Match"}, path
+        assert all(p["schema"] and p["description"] for p in headers.values())
+        pattern = re.compile(headers["If-Match"]["schema"]["pattern"])
+        assert pattern.match('"12"') and pattern.match("*")
+        assert not any(pattern.match(h["If-Match"]) for h in MALFORMED if "If-Match" in h
+                       and "If-None-Match" not in h)
+    for path, item in document["paths"].items():
+        if "put" in item and "get" in item:
+            assert "ETag" in item["get"]["responses"]["200"]["headers"], path
+    conflict = schemas["VersionConflict"]
+    assert set(conflict["required"]) == {"error", "conflicts", "labels", "current", "base",
+                                         "yours"}
+    # what the server answers is what the document says
+    for kind in KINDS:
+        made = team.create(kind)
+        record, _ = kind.read(team.amina, made)
+        schema = schemas[SCHEMAS[kind.name]]
+        assert schema["properties"]["version"]["type"] == "integer"
+        assert set(record) <= set(schema["properties"]), (kind.name, set(record) - set(
+            schema["properties"]))
+        team.colleague_changes(kind, made, made.one[1])
+        clash = team.put(team.amina, made, made.with_(**{made.one[0]: made.one[2]}),
+                         **{"If-Match": '"1"'})
+        assert clash.status_code == 409
+        assert set(conflict["required"]) <= set(clash.get_json())
+        assert "version" in clash.get_json()["current"]
+        exists = team.put(team.amina, made, made.body, **{"If-None-Match": "*"})
+        assert exists.status_code == 412
+        assert set(schemas["PreconditionFailed"]["required"]) <= set(exists.get_json())
