@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -48,6 +49,7 @@ from .models import (
     Outing,
     User,
 )
+from .validation import Invalid
 
 CHOICE = "choice__"
 YOURS, THEIRS, BOTH = "yours", "theirs", "both"
@@ -494,3 +496,37 @@ def in_order(entries: list[Entry]) -> list[Entry]:
     """Entries of several records (a bridge and its steps) in the order they happened."""
     floor = datetime.min.replace(tzinfo=UTC)
     return sorted(entries, key=lambda e: e.at if e.at is not None else floor)
+
+
+# -- the edit page of a record kept with a WTForms form ------------------------------------------
+def edit_page(model, record_id: int, form_class, values_of, apply, template: str, name: str,
+              done: str, on_saved, after: str):
+    """The edit page of a record kept with a WTForms form (the directory, the evaluation
+    frame): the version it was opened at travels with the form, a stale edit is merged, a
+    conflict is asked field by field; saved, it goes to the endpoint `after`."""
+    def load():
+        found = db.session.get(model, record_id)
+        if found is None:
+            abort(404)
+        return found
+
+    record = load()
+    form = form_class(obj=record)
+    if request.method != "POST":
+        return render_template(template, form=form, version=record.version,
+                               **{name: record}), 200
+    if form.validate_on_submit():
+        try:
+            result = submit(load, request.form, values_of(form), apply, on_saved=on_saved)
+        except Invalid as exc:
+            db.session.rollback()
+            show_errors(form, exc)
+        else:
+            if result.screen is not None:
+                shown = form_class(formdata=None, data=result.screen.values)
+                return render_template(template, form=shown, version=result.screen.version,
+                                       screen=result.screen, **{name: result.record}), 409
+            flash(saved_message(result.saved, done), "success")
+            return redirect(url_for(after))
+    return render_template(template, form=form, version=carried(request.form),
+                           **{name: load()}), 422

@@ -67,9 +67,13 @@ def _audit_organisation(saved) -> None:
 
 
 def _save_organisation(organisation: Organisation | None):
-    form = OrganisationForm(obj=organisation)
     if organisation is not None:
-        return _edit_organisation(form, organisation.id)
+        return conflicts.edit_page(Organisation, organisation.id, OrganisationForm,
+                                   organisation_values, apply_organisation,
+                                   "admin/organisation_form.html", "organisation",
+                                   _("Service enregistré."), _audit_organisation,
+                                   "admin.directory")
+    form = OrganisationForm()
     if form.validate_on_submit():
         organisation = Organisation()
         try:
@@ -87,30 +91,6 @@ def _save_organisation(organisation: Organisation | None):
     return _organisation_page(form, None, 422 if request.method == "POST" else 200)
 
 
-def _edit_organisation(form, organisation_id: int):
-    def load():
-        found = db.session.get(Organisation, organisation_id)
-        if found is None:
-            abort(404)
-        return found
-
-    if request.method != "POST":
-        return _organisation_page(form, load(), 200, version=load().version)
-    if form.validate_on_submit():
-        try:
-            result = conflicts.submit(load, request.form, organisation_values(form),
-                                      apply_organisation, on_saved=_audit_organisation)
-        except Invalid as exc:
-            db.session.rollback()
-            conflicts.show_errors(form, exc)
-        else:
-            if result.screen is not None:
-                shown = OrganisationForm(formdata=None, data=result.screen.values)
-                return _organisation_page(shown, result.record, 409,
-                                          version=result.screen.version, screen=result.screen)
-            flash(conflicts.saved_message(result.saved, _("Service enregistré.")), "success")
-            return redirect(url_for("admin.directory"))
-    return _organisation_page(form, load(), 422, version=conflicts.carried(request.form))
 
 
 @bp.route("/admin/directory/new", methods=["GET", "POST"])

@@ -105,39 +105,6 @@ def indicators():
                            plan_titles=dashboard.PLAN_TITLES)
 
 
-def _edit(model, record_id: int, form_class, values_of, apply, template: str, name: str,
-          done: str, on_saved):
-    """An edit page of the evaluation frame: the version it was opened at travels with the
-    form, a stale edit is merged, a conflict is asked field by field (app.conflicts)."""
-    def load():
-        found = db.session.get(model, record_id)
-        if found is None:
-            abort(404)
-        return found
-
-    record = load()
-    form = form_class(obj=record)
-    if request.method != "POST":
-        return render_template(template, form=form, version=record.version,
-                               **{name: record}), 200
-    if form.validate_on_submit():
-        try:
-            result = conflicts.submit(load, request.form, values_of(form), apply,
-                                      on_saved=on_saved)
-        except Invalid as exc:
-            db.session.rollback()
-            conflicts.show_errors(form, exc)
-        else:
-            if result.screen is not None:
-                shown = form_class(formdata=None, data=result.screen.values)
-                return render_template(template, form=shown, version=result.screen.version,
-                                       screen=result.screen, **{name: result.record}), 409
-            flash(conflicts.saved_message(result.saved, done), "success")
-            return redirect(url_for("evaluation.indicators"))
-    return render_template(template, form=form, version=conflicts.carried(request.form),
-                           **{name: load()}), 422
-
-
 def _indicator_saved(saved) -> None:
     audit.record("indicator_saved", object_type="indicator", object_id=saved.record.id,
                  detail={"code": saved.record.code})
@@ -167,18 +134,22 @@ def new_indicator():
 @bp.route("/evaluation/indicators/<int:indicator_id>/edit", methods=["GET", "POST"])
 @coordinators
 def edit_indicator(indicator_id):
-    return _edit(Indicator, indicator_id, IndicatorForm, indicator_values, apply_indicator,
-                 "evaluation/indicator_form.html", "indicator", _("Indicateur enregistré."),
-                 _indicator_saved)
+    return conflicts.edit_page(Indicator, indicator_id, IndicatorForm, indicator_values,
+                               apply_indicator, "evaluation/indicator_form.html", "indicator",
+                               _("Indicateur enregistré."), _indicator_saved,
+                               "evaluation.indicators")
 
 
 @bp.route("/evaluation/objectives/<int:objective_id>/edit", methods=["GET", "POST"])
 @coordinators
 def edit_objective(objective_id):
-    return _edit(Objective, objective_id, ObjectiveForm, objective_values, apply_objective,
-                 "evaluation/objective_form.html", "objective", _("Objectif enregistré."),
-                 lambda saved: audit.record("objective_saved", object_type="objective",
-                                            object_id=saved.record.id))
+    return conflicts.edit_page(Objective, objective_id, ObjectiveForm, objective_values,
+                               apply_objective, "evaluation/objective_form.html", "objective",
+                               _("Objectif enregistré."),
+                               lambda saved: audit.record("objective_saved",
+                                                          object_type="objective",
+                                                          object_id=saved.record.id),
+                               "evaluation.indicators")
 
 
 @bp.app_template_global()
