@@ -53,7 +53,6 @@ from .validation import Invalid
 
 CHOICE = "choice__"
 YOURS, THEIRS, BOTH = "yours", "theirs", "both"
-ATTEMPTS = 5  # a colleague's commit landing between our read and our write: judge again
 
 
 def read_version(value) -> int | None:
@@ -148,7 +147,7 @@ def submit(load: Callable[[], Any], form: MultiDict, payload: dict,
     merged field, a colleague's value chosen). Commits when saved; on a conflict nothing is
     written and `Result.screen` says what to ask.
     """
-    for attempt in range(ATTEMPTS):
+    for attempt in range(versions.WRITE_ATTEMPTS):
         try:
             result = _submit_once(load, form, dict(payload), apply)
             if result.saved is not None:
@@ -158,7 +157,7 @@ def submit(load: Callable[[], Any], form: MultiDict, payload: dict,
             return result
         except (StaleDataError, IntegrityError):
             db.session.rollback()
-            if attempt == ATTEMPTS - 1:
+            if attempt == versions.WRITE_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 

@@ -161,6 +161,8 @@ CASES = [
     Case("api.get_bridge", "GET", "/api/v1/bridges/{bridge}", _record(anonymous=401)),
     Case("api.put_bridge", "PUT", "/api/v1/bridges/{bridge}", _record(anonymous=401),
          json={"contact": "{contact}"}),
+    Case("api.get_bridge_step", "GET", "/api/v1/bridges/{bridge}/steps/{step}",
+         _record(anonymous=401)),
     Case("api.put_bridge_step", "PUT", "/api/v1/bridges/{bridge}/steps/{step}",
          _record(anonymous=401), json={"occurred_on": "2026-01-05", "kind": "appel"}),
     Case("api.close_bridge_api", "POST", "/api/v1/bridges/{bridge}/close",

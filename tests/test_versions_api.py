@@ -165,8 +165,7 @@ def test_stale_edit_of_other_fields_is_merged_and_kept_in_history(team, app, wor
     team.colleague_changes(kind, made, theirs)
     record, etag = kind.read(team.amina, made)
     assert record["version"] == 2 and etag == '"2"'
-    if kind.has_get:
-        assert not team.amina.get(made.path).headers["ETag"].startswith("W/")
+    assert not team.amina.get(made.path).headers["ETag"].startswith("W/")
     other, mine = made.other
     # Amina's phone still holds version 1
     response = team.put(team.amina, made, made.with_(**{other: mine}), **{"If-Match": '"1"'})
@@ -292,8 +291,7 @@ def test_out_of_scope_is_404_whatever_the_headers(team, app, world, kind):
             assert response.status_code == 404, (api.email, headers, response.get_json())
             assert "Revoir" not in response.text and "Premier" not in response.text
         assert api.put(made.path, made.body).status_code == 404  # even the same content
-        if kind.has_get:
-            assert api.get(made.path).status_code == 404
+        assert api.get(made.path).status_code == 404
     assert everything(app, kind, made) == before
 
 
@@ -493,3 +491,15 @@ def test_openapi_documents_versions_and_preconditions(team, app):
         exists = team.put(team.amina, made, made.body, **{"If-None-Match": "*"})
         assert exists.status_code == 412
         assert set(schemas["PreconditionFailed"]["required"]) <= set(exists.get_json())
+
+
+def test_a_step_is_read_only_under_its_own_bridge_and_its_note_read_is_audited(team, app):
+    kind = next(k for k in KINDS if k.name == "bridge_step")
+    made = team.create(kind)
+    before = len(audit_events(app, "note_read"))
+    step, etag = kind.read(team.amina, made)
+    assert step["note"] and etag == f'"{step["version"]}"'
+    assert len(audit_events(app, "note_read")) == before + 1
+    other_bridge = team.create(next(k for k in KINDS if k.name == "bridge")).path
+    step_id = made.path.rsplit("/", 1)[1]
+    assert team.amina.get(f"{other_bridge}/steps/{step_id}").status_code == 404

@@ -439,9 +439,9 @@ def openapi_document() -> dict:
             },
             "/bridges/{id}/steps/{step_id}": {
                 "parameters": [*_id_parameter("id"), *_id_parameter("step_id")],
+                "get": _get_operation("BridgeStep", "Read a step with its note (audited)"),
                 "put": _put_operation("BridgeStep", "Add or correct a step (idempotent by "
-                                                    "its id; its version is in the bridge's "
-                                                    "steps[])",
+                                                    "its id)",
                                       refused="the bridge is closed, or the step belongs "
                                               "to another bridge."),
             },
