@@ -264,23 +264,9 @@ def _as_shown(kind: versions.Kind, payload: dict, base: dict) -> dict:
     return out
 
 
-def _tried(load, payload: dict, apply) -> tuple[Any, int, dict, dict]:
-    """The record as it is and as `payload` would make it; only tried, nothing is kept."""
-    record = load()
-    version = record.version
-    current = versions.snapshot(record)
-    versions.not_a_change(record)  # rolled back below: no change to keep
-    try:
-        apply(record, payload)
-        yours = versions.snapshot(record)
-    finally:
-        db.session.rollback()
-    return load(), version, current, yours
-
-
 def _unknown_base(load, payload: dict, apply) -> Result:
     """A form that does not say which version it showed: every difference is asked."""
-    record, version, current, yours = _tried(load, payload, apply)
+    record, version, current, yours = versions.trial(load, payload, apply)
     differing = versions.changed_fields(current, yours)
     if not differing:
         return Result(record, saved=versions.Saved(record))
@@ -296,7 +282,7 @@ def _ask_again(load, form: MultiDict, payload: dict, apply, asked, problem: str)
     base_version = read_version(form.get("base_version"))
     base = versions.stored(record, base_version) if base_version else None
     payload = _as_shown(kind, payload, base if base is not None else versions.snapshot(record))
-    record, version, current, yours = _tried(load, payload, apply)
+    record, version, current, yours = versions.trial(load, payload, apply)
     for name in asked:
         if name in kind.hashed and name not in payload:
             yours[name] = "typed"  # a code typed before, never shown again: to type again
@@ -317,8 +303,8 @@ def _screen(record, found: versions.Conflict, problem: str | None = None) -> Scr
         values = dict(found.current)
     for name in found.fields:
         values[name] = found.yours.get(name)
-    last = _last_changes(record, found.current_version)
-    names = _user_names({row.changed_by_id for row in last.values()})
+    last = versions.last_changes(record, found.current_version)
+    names = versions.user_names({row.changed_by_id for row in last.values()})
     fields = []
     for name in found.fields:
         row = last.get(name)
@@ -336,24 +322,6 @@ def _screen(record, found: versions.Conflict, problem: str | None = None) -> Scr
                      detail={"via": "conflict_page"})
         db.session.commit()
     return Screen(fields, found.current_version, found.base_version, values, problem)
-
-
-def _last_changes(record, upto: int) -> dict:
-    """For each field, the kept version that last changed it (up to version `upto`)."""
-    found: dict = {}
-    for row in versions.history(record):  # newest first
-        if row.version <= upto:
-            for name in row.changed or ():
-                found.setdefault(name, row)
-    return found
-
-
-def _user_names(ids) -> dict[int, str]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    return {u.id: u.display_name for u in db.session.scalars(select(User).where(
-        User.id.in_(ids)))}
 
 
 def saved_message(saved: versions.Saved, done: str) -> str:
@@ -479,8 +447,8 @@ def history_of(record, subject: str | None = None) -> list[Entry]:
     (from its own author and time); values are never shown, only the fields' labels."""
     kind = versions.kind_of(record)
     rows = versions.history(record)
-    names = _user_names({row.changed_by_id for row in rows}
-                        | {getattr(record, kind.creator, None) if kind.creator else None})
+    names = versions.user_names({row.changed_by_id for row in rows}
+                                 | {getattr(record, kind.creator, None) if kind.creator else None})
     entries = [Entry(row.version, row.changed_at, names.get(row.changed_by_id),
                      [] if row.version == 1 else changed_labels(kind, row.changed), subject)
                for row in reversed(rows)]

@@ -332,6 +332,36 @@ def history(record) -> list[RecordVersion]:
         .order_by(RecordVersion.version.desc())))
 
 
+def last_changes(record, upto: int) -> dict[str, RecordVersion]:
+    """For each field, the kept version that last changed it (up to version `upto`)."""
+    found: dict = {}
+    for row in history(record):  # newest first
+        if row.version <= upto:
+            for name in row.changed or ():
+                found.setdefault(name, row)
+    return found
+
+
+def user_names(ids) -> dict[int, str]:
+    from .models import User
+
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {u.id: u.display_name for u in db.session.scalars(select(User).where(
+        User.id.in_(ids)))}
+
+
+def changed_by(record, fields, upto: int) -> dict[str, dict]:
+    """Who gave each of `fields` its value at version `upto`, and when (for the person who
+    has to choose between that value and their own)."""
+    last = last_changes(record, upto)
+    names = user_names({row.changed_by_id for row in last.values()})
+    return {name: {"name": names.get(last[name].changed_by_id),
+                   "at": _iso(last[name].changed_at)}
+            for name in fields if name in last}
+
+
 def _user():
     if has_request_context() and current_user.is_authenticated:
         return current_user
@@ -485,15 +515,25 @@ def payload_for(kind: Kind, values: dict, yours: dict, payload: dict) -> dict:
     return body
 
 
+def trial(load: Callable[[], Any], payload: dict, apply) -> tuple[Any, int, dict, dict]:
+    """The record as it is and as `payload` would make it; only tried, nothing is kept.
+    Returns the record (loaded again), its version, and both snapshots."""
+    record = load()
+    version = record.version
+    current = snapshot(record)
+    try:
+        with _saving(record):
+            apply(record, payload)
+        yours = snapshot(record)
+    finally:
+        db.session.rollback()
+    return load(), version, current, yours
+
+
 def is_same(load: Callable[[], Any], payload: dict, apply) -> tuple[bool, dict]:
     """Would `payload` leave the record as it is? Nothing is written either way."""
-    record = load()
-    current = snapshot(record)
-    with _saving(record):
-        apply(record, payload)
-    same = not changed_fields(current, snapshot(record))
-    db.session.rollback()
-    return same, current
+    _, _, current, yours = trial(load, payload, apply)
+    return not changed_fields(current, yours), current
 
 
 # -- what a person may see of versions ----------------------------------------------------------

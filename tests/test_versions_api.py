@@ -196,6 +196,9 @@ def test_same_field_changed_on_both_sides_is_409_and_nothing_is_written(team, ap
     body = response.get_json()
     assert body["conflicts"] == [field]
     assert set(body["labels"]) == {field} and body["labels"][field]
+    # who gave the current value, and when: the person choosing knows whose it is
+    assert set(body["changed_by"]) == {field}
+    assert body["changed_by"][field]["name"] == "Yannick" and body["changed_by"][field]["at"]
     assert body["current"]["version"] == 2 and body["current"][field] == theirs
     assert body["base"]["version"] == 1 and body["base"][field] == made.body[field]
     assert body["yours"][field] == yours and body["yours"][other] == mine

@@ -541,6 +541,13 @@ def openapi_document() -> dict:
                                    "additionalProperties": {"type": "string"},
                                    "description": "Each conflicting field's label in the "
                                                   "user's language"},
+                        "changed_by": {
+                            "type": "object",
+                            "description": "Who gave each conflicting field its current "
+                                           "value, and when (never for the person code)",
+                            "additionalProperties": {"type": "object", "properties": {
+                                "name": {"type": ["string", "null"]},
+                                "at": {"type": "string", "format": "date-time"}}}},
                         "current": {"$ref": "#/components/schemas/VersionedFields",
                                     "description": "As stored now, with its version"},
                         "base": {"oneOf": [{"$ref": "#/components/schemas/VersionedFields"},

@@ -96,6 +96,11 @@ def conflict(record, found: versions.Conflict):
                                       "champ, la valeur à garder. Rien n'a été enregistré."),
                        {"conflicts": found.fields,
                         "labels": {name: kind.label(name) for name in found.fields},
+                        # who gave the current value (a write-only code is never named,
+                        # not even as a key)
+                        "changed_by": versions.changed_by(
+                            record, [f for f in found.fields if f not in kind.hashed],
+                            found.current_version),
                         "current": versions.public(kind, found.current, found.current_version),
                         "base": versions.public(kind, found.base, found.base_version),
                         "yours": versions.public(kind, found.yours)})

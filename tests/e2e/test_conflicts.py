@@ -274,6 +274,8 @@ def test_same_field_offline_asks_and_the_choice_is_saved(phones, live_server):
     assert people.locator("legend").inner_text() == "Nombre de personnes"
     assert people.locator("label:has(input[value=yours]) .value").inner_text() == "3"
     assert people.locator("label:has(input[value=theirs]) .value").inner_text() == "5"
+    assert people.locator("label:has(input[value=theirs]) .by").inner_text().startswith(
+        "par Amina, le ")  # whose value it is
     place = screen.locator("fieldset.conflict-field[data-field=place_type]")
     # Codes are shown by their labels, from the vocabularies the phone keeps.
     assert place.locator("label:has(input[value=yours]) .value").inner_text() == "Gare / métro"

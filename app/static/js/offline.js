@@ -442,6 +442,14 @@
     }).join(", ");
   }
 
+  // "par Amina, le 25/11 21:32": who gave the current value, as the pages say it.
+  function whoChanged(change) {
+    if (!change || !change.at) { return null; }
+    var when = new Date(change.at).toLocaleString("fr-BE", {
+      day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
+    return change.name ? "par " + change.name + ", le " + when : "le " + when;
+  }
+
   function choice(field, value, who, text, hint) {
     var label = el("label", { "class": "choice" });
     var input = el("input", { type: "radio", name: "choice__" + field, value: value });
@@ -480,7 +488,8 @@
       } else {
         box.appendChild(choice(field, "yours", "Votre version", shown(item, field, yours, names)));
         box.appendChild(choice(field, "theirs", "Version actuelle (collègue)",
-                               shown(item, field, current[field], names)));
+                               shown(item, field, current[field], names),
+                               whoChanged((c.changedBy || {})[field])));
         if (FREE_TEXT.indexOf(field) !== -1) {
           box.appendChild(choice(field, "both", "Garder les deux", null,
                                  "Votre texte, une ligne vide, puis celui de votre collègue."));

@@ -281,6 +281,7 @@
       return copy;
     }
     return { status: status, error: body.error || "", fields: fields, labels: body.labels || {},
+             changedBy: body.changed_by || {},
              current: trim(current), yours: trim(yours), base: trim(base), changed: changed,
              version: current.version };
   }
