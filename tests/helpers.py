@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app import crypto
 from app.extensions import db
 
 
@@ -45,3 +47,22 @@ def row_counts(app) -> dict[str, int]:
     with app.app_context():
         return {t.name: db.session.scalar(select(func.count()).select_from(t))
                 for t in db.metadata.sorted_tables}
+
+
+@contextmanager
+def rotated_keys(app, tmp_path):
+    """Run `flask keys rotate` on a copy of the test key ring; yields (result, new ring,
+    original ring) and puts the test ring back afterwards."""
+    path = tmp_path / "keys.json"
+    original = app.extensions["relais_keyring"]
+    crypto.write_key_file(path, original)
+    app.config["DATA_KEYS_FILE"], saved = str(path), app.config["DATA_KEYS_FILE"]
+    try:
+        result = app.test_cli_runner().invoke(args=["keys", "rotate"])
+        assert result.exit_code == 0, result.output
+        ring = crypto.KeyRing.load(path)
+        assert ring.current.key_id != original.current.key_id
+        yield result, ring, original
+    finally:
+        app.config["DATA_KEYS_FILE"] = saved
+        app.extensions["relais_keyring"] = original

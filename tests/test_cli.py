@@ -3,11 +3,10 @@ import stat
 
 from sqlalchemy import func, select
 
-from app import crypto
 from app.extensions import db
 from app.models import AuditEvent, Contact, Neighbourhood, Organisation, Term, User
 
-from .helpers import contact_payload, new_id
+from .helpers import contact_payload, new_id, rotated_keys
 
 
 def _run(app, *args, input=None):
@@ -34,24 +33,14 @@ def test_keys_init_creates_a_private_file_and_never_overwrites(app, tmp_path):
 def test_keys_rotate_re_encrypts_everything_and_drops_old_keys(app, world, worker_api, tmp_path):
     contact_id = new_id()
     worker_api.put(f"/contacts/{contact_id}", contact_payload(note="avant rotation"))
-    path = tmp_path / "keys.json"
-    original = app.extensions["relais_keyring"]
-    crypto.write_key_file(path, original)
-    app.config["DATA_KEYS_FILE"], saved = str(path), app.config["DATA_KEYS_FILE"]
-    try:
-        result = _run(app, "keys", "rotate")
-        assert result.exit_code == 0, result.output
-        ring = crypto.KeyRing.load(path)
-        assert ring.key_ids == [ring.current.key_id] != [original.current.key_id]
+    with rotated_keys(app, tmp_path) as (_, ring, original):
+        assert ring.key_ids == [ring.current.key_id]
         with app.app_context():
             contact = db.session.scalars(select(Contact)).one()
             assert ring.key_id_of(contact.note) == ring.current.key_id
             assert contact.read_note() == "avant rotation"
             # person codes still match: the pepper did not change
             assert ring.person_code_hash("AB") == original.person_code_hash("AB")
-    finally:
-        app.config["DATA_KEYS_FILE"] = saved
-        app.extensions["relais_keyring"] = original
 
 
 def test_neighbourhood_and_user_add(app, world):

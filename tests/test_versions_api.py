@@ -24,8 +24,7 @@ from app.extensions import db
 from app.models import RecordVersion
 
 from .conftest import Api
-from .helpers import new_id
-from .test_cli import _run
+from .helpers import new_id, rotated_keys
 from .versioned import (
     KIND_IDS,
     KINDS,
@@ -406,15 +405,7 @@ def test_key_rotation_reseals_the_history(team, app, tmp_path):
     kind = KINDS[KIND_IDS.index("contact")]
     made = team.create(kind)
     team.colleague_changes(kind, made, made.one[1])
-    path = tmp_path / "keys.json"
-    original = app.extensions["relais_keyring"]
-    crypto.write_key_file(path, original)
-    app.config["DATA_KEYS_FILE"], saved = str(path), app.config["DATA_KEYS_FILE"]
-    try:
-        result = _run(app, "keys", "rotate")
-        assert result.exit_code == 0, result.output
-        ring = crypto.KeyRing.load(path)
-        assert ring.current.key_id != original.current.key_id
+    with rotated_keys(app, tmp_path) as (_, ring, _original):
         with app.app_context():
             tokens = [r.fields["note"] for r in db.session.scalars(select(RecordVersion))]
         assert len(tokens) == 2
@@ -426,9 +417,6 @@ def test_key_rotation_reseals_the_history(team, app, tmp_path):
                             **{"If-Match": '"1"'})
         assert response.status_code == 200, response.get_json()
         assert response.get_json()["merged"] == [made.one[0]]
-    finally:
-        app.config["DATA_KEYS_FILE"] = saved
-        app.extensions["relais_keyring"] = original
 
 
 # -- the contract --------------------------------------------------------------------------------
