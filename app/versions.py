@@ -451,7 +451,7 @@ class Conflict:
     base: dict | None
     yours: dict
     current_version: int
-    base_version: int
+    base_version: int | None  # None: the sender did not say which version it saw
 
 
 def save(load: Callable[[], Any], payload: dict, seen, apply: Callable[[Any, dict], None],
