@@ -378,3 +378,23 @@ def test_labels_that_look_like_formulas_come_out_inert(app, world):
     values = {cell.value.replace("\n", "\r") for cell in texts}
     assert {"'" + formula for formula in FORMULAS} <= values and "'=1+1" in values
     assert not [v for v in values if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+@pytest.mark.parametrize("query", ["from=2026-04-02&to=2026-04-30", "from=2026-04-01&to=2026-04-29",
+                                   "from=2026-04-01&to=2026-05-15"])
+def test_outside_the_team_a_period_is_made_of_whole_months(app, world, query):
+    """Day-precise periods let two figures be subtracted to find one person: a coordinator
+    asks for whole months (422 on the API, the year and a message on the page); the team
+    itself keeps day precision on its own neighbourhoods."""
+    coordinator = Api(app.test_client(), world.coordinator.key)
+    refused = coordinator.get(f"/indicators?neighbourhood=colignon&{query}")
+    assert refused.status_code == 422
+    assert "mois" in refused.get_json()["errors"]["from"][0]
+    page = coordinator.client.get(f"/evaluation?n=colignon&period=custom&{query}")
+    assert page.status_code == 200 and "premier jour d&#39;un mois" in page.text
+    assert 'type="month" name="from"' in page.text
+    whole = coordinator.get("/indicators?neighbourhood=colignon&from=2026-04&to=2026-05")
+    assert whole.status_code == 200, whole.get_json()
+    assert (whole.get_json()["from"], whole.get_json()["to"]) == ("2026-04-01", "2026-05-31")
+    worker = Api(app.test_client(), world.worker.key)
+    assert worker.get(f"/indicators?neighbourhood=colignon&{query}").status_code == 200

@@ -152,6 +152,9 @@ def edit_objective(objective_id):
                                "evaluation.indicators")
 
 
+bp.add_app_template_global(selection.whole_months_only)
+
+
 @bp.app_template_global()
 def can_edit_evaluation() -> bool:
     return current_user.is_authenticated and current_user.role == Role.COORDINATOR

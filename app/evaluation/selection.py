@@ -10,6 +10,7 @@ from flask import abort
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from ..models import Role
 from ..web import local_now
 from .engine import Period
 
@@ -45,11 +46,27 @@ def _int(value, default: int, low: int, high: int) -> int:
     return number if low <= number <= high else default
 
 
-def _day(value) -> date | None:
+def month_end(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def _day(value, *, last: bool = False) -> date | None:
+    """A day (YYYY-MM-DD), or a month (YYYY-MM, as a month field sends it): its first day,
+    or its last with `last`."""
     try:
+        if isinstance(value, str) and len(value) == 7:
+            first = date.fromisoformat(value + "-01")
+            return month_end(first) if last else first
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def whole_months_only(user) -> bool:
+    """Outside the neighbourhood team, a period is made of whole calendar months: a
+    day-precise period gives little to the evaluation and much to someone subtracting two
+    figures to find one person (the team itself can read its records)."""
+    return user.role != Role.FIELD_WORKER
 
 
 def read(args, *, strict: bool = False) -> Selection:
@@ -76,10 +93,15 @@ def read(args, *, strict: bool = False) -> Selection:
         end = (date(year, 3 * quarter, 1) + timedelta(days=32)).replace(day=1) \
             - timedelta(days=1)
     elif kind == "custom":
-        start, end = _day(args.get("from")), _day(args.get("to"))
+        start, end = _day(args.get("from")), _day(args.get("to"), last=True)
         if start is None or end is None or end < start or (end - start).days > MAX_DAYS:
             problem = str(_l("Période personnalisée non valide : une date de début et une "
                              "date de fin (au plus 6 ans), la fin après le début."))
+        elif whole_months_only(current_user) and (start.day != 1 or end != month_end(end)):
+            problem = str(_l("Pour protéger les personnes, une période commence le premier "
+                             "jour d'un mois et finit le dernier jour d'un mois (le mois en "
+                             "cours compte jusqu'à aujourd'hui)."))
+        if problem:
             start, end = date(today.year, 1, 1), date(today.year, 12, 31)
             kind = "year"
     else:
