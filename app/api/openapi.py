@@ -487,9 +487,13 @@ def openapi_document() -> dict:
                      "explode": True, "description": "Codes (default: all of the user's); "
                      "one the user does not belong to answers 404"},
                     {"name": "from", "in": "query", "required": False,
-                     "schema": {"type": "string", "format": "date"}},
+                     "schema": {"type": "string"},
+                     "description": "YYYY-MM-DD, or YYYY-MM for a month's first day. For a "
+                                    "coordinator, the first day of a month (else 422)"},
                     {"name": "to", "in": "query", "required": False,
-                     "schema": {"type": "string", "format": "date"}},
+                     "schema": {"type": "string"},
+                     "description": "YYYY-MM-DD, or YYYY-MM for a month's last day. For a "
+                                    "coordinator, the last day of a month (else 422)"},
                     {"name": "period", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["month", "quarter", "year",
                                                            "custom"]}}],
