@@ -530,11 +530,6 @@ def trial(load: Callable[[], Any], payload: dict, apply) -> tuple[Any, int, dict
     return load(), version, current, yours
 
 
-def is_same(load: Callable[[], Any], payload: dict, apply) -> tuple[bool, dict]:
-    """Would `payload` leave the record as it is? Nothing is written either way."""
-    _, _, current, yours = trial(load, payload, apply)
-    return not changed_fields(current, yours), current
-
 
 # -- what a person may see of versions ----------------------------------------------------------
 def public(kind: Kind, values: dict | None, version: int | None = None) -> dict | None:
@@ -557,13 +552,9 @@ def _tracked(record) -> None:
 def _before_flush(session: Session, flush_context, instances) -> None:
     done = session.info.get("versions_tracked", set())
     for record in session.dirty:
-        if type(record) not in KINDS or id(record) in done:
-            continue
-        if not session.is_modified(record, include_collections=True):
+        if type(record) not in KINDS or id(record) in done or not _changed(record):
             continue
         kind = KINDS[type(record)]
-        if not _column_changes(record, kind):
-            continue
         # A change made outside app.versions: its base is not kept, so a stale edit against
         # the version before will have to choose field by field (never a silent loss). The
         # test suite refuses it from any page or API call: every view must keep its changes.
@@ -576,9 +567,9 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 IGNORED = {"updated_at", "version"}
 
 
-def _column_changes(record, kind: Kind) -> bool:
-    state = inspect(record)
-    return any(attr.history.has_changes() for attr in state.attrs
+def _changed(record) -> bool:
+    """Any attribute, column or collection, changed in memory (but the bookkeeping ones)."""
+    return any(attr.history.has_changes() for attr in inspect(record).attrs
                if attr.key not in IGNORED)
 
 

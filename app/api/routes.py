@@ -137,11 +137,9 @@ def _put_once(model, record_id, payload, precondition, clean, create, update, se
     def apply(record, body):
         update(record, clean(body, record))
 
-    load()
     if precondition.version is None:
-        same, current = versions.is_same(load, payload, apply)
-        record = load()
-        if same:
+        record, _, current, yours = versions.trial(load, payload, apply)
+        if not versions.changed_fields(current, yours):
             return preconditions.answer(serialize(record), record, 200)
         if precondition.create:
             return preconditions.exists(record, current)
