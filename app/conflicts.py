@@ -34,8 +34,6 @@ from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from . import audit, versions, vocab
@@ -147,19 +145,15 @@ def submit(load: Callable[[], Any], form: MultiDict, payload: dict,
     merged field, a colleague's value chosen). Commits when saved; on a conflict nothing is
     written and `Result.screen` says what to ask.
     """
-    for attempt in range(versions.WRITE_ATTEMPTS):
-        try:
-            result = _submit_once(load, form, dict(payload), apply)
-            if result.saved is not None:
-                if on_saved is not None:
-                    on_saved(result.saved)
-                db.session.commit()
-            return result
-        except (StaleDataError, IntegrityError):
-            db.session.rollback()
-            if attempt == versions.WRITE_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    def once() -> Result:
+        result = _submit_once(load, form, dict(payload), apply)
+        if result.saved is not None:
+            if on_saved is not None:
+                on_saved(result.saved)
+            db.session.commit()
+        return result
+
+    return versions.retrying(once)
 
 
 def _submit_once(load, form: MultiDict, payload: dict, apply) -> Result:

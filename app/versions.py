@@ -30,7 +30,9 @@ from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import event, inspect, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import crypto
 from .extensions import db
@@ -55,6 +57,20 @@ ANY = "*"  # If-Match: * — overwrite whatever the version
 # the sixth of six stale phones on PostgreSQL (tests/test_versions_concurrency.py); losing is
 # cheap, so keep room.
 WRITE_ATTEMPTS = 20
+
+
+def retrying(write: Callable[[], Any], *also: type[Exception]) -> Any:
+    """Run `write` (which reads, decides and commits) again from the start each time another
+    writer of the same record committed first: its commit fails on the version check or on a
+    unique id (or one of `also`), and nothing of it is kept."""
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            return write()
+        except (StaleDataError, IntegrityError, *also):
+            db.session.rollback()
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 # -- what is versioned, record type by record type ---------------------------------------------

@@ -10,8 +10,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from .. import audit, versions, vocab
 from ..access import get_scoped_or_404, role_required, scoped
@@ -99,15 +97,10 @@ def _put(model, record_id: uuid.UUID, clean, create, update, serialize):
         # headers, a malformed precondition included (it was a 422 before the scope check).
         get_scoped_or_404(model, record_id)
     precondition = preconditions.read(request.headers)
-    for attempt in range(versions.WRITE_ATTEMPTS):
-        try:
-            return _put_once(model, record_id, payload, precondition, clean, create, update,
-                             serialize)
-        except (StaleDataError, IntegrityError, _CreatedMeanwhile):
-            db.session.rollback()
-            if attempt == versions.WRITE_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")
+    return versions.retrying(
+        lambda: _put_once(model, record_id, payload, precondition, clean, create, update,
+                          serialize),
+        _CreatedMeanwhile)
 
 
 class _CreatedMeanwhile(Exception):
