@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app, crypto  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.models.record_key import KEY_BITS, KEY_UNITS  # noqa: E402
 
 YEARS = 5
 NEIGHBOURHOODS = 20
@@ -171,7 +172,7 @@ def generate(url: str, scale: float, seed: int = 2026) -> None:
                         rng.choices([1, 2, 3, 4], weights=[12, 4, 1, 1])[0],
                         rng.choice(["15_17", "18_24", "25_34", "35_64", "35_64", "65_plus"]),
                         rng.choice(["femme", "homme", "x", "inconnu"]), code,
-                        ts(moment, dialect), ts(moment, dialect)))
+                        ts(moment, dialect), ts(moment, dialect), key(rng)))
                     for vocabulary, values, k in (("theme", THEMES, rng.randint(1, 3)),
                                                   ("situation", SITUATIONS, rng.randint(0, 2)),
                                                   ("response", RESPONSES, rng.randint(1, 3)),
@@ -196,11 +197,11 @@ def generate(url: str, scale: float, seed: int = 2026) -> None:
                                   rng.choices(OUTCOMES, weights=[8, 3, 3, 1, 1, 1, 1])[0]
                                   if closed else None, author, ts(created, dialect),
                                   ts(created, dialect) if status != "proposed" else None,
-                                  ts(created, dialect), ts(created, dialect)))
+                                  ts(created, dialect), ts(created, dialect), key(rng)))
             writer.write("referral", ["id", "contact_id", "neighbourhood_id", "organisation_id",
                                       "modality", "status", "outcome", "created_by_id",
                                       "created_at", "sent_at", "status_changed_at",
-                                      "updated_at"], referrals)
+                                      "updated_at", "record_key"], referrals)
             print(f"{len(referrals):,} referrals ({time.monotonic() - started:.0f}s)", flush=True)
 
             coded = [m for m in contact_meta if m[4]]
@@ -216,11 +217,12 @@ def generate(url: str, scale: float, seed: int = 2026) -> None:
                                 rng.choice(organisations) if outcome == "accroche_service"
                                 else None, ts(opened, dialect),
                                 ts(opened + timedelta(days=rng.randint(10, 120)), dialect)
-                                if closed else None, author, ts(opened, dialect)))
+                                if closed else None, author, ts(opened, dialect), key(rng)))
             writer.write("bridge", ["id", "neighbourhood_id", "person_code_hash",
                                     "origin_contact_id", "lead_id", "organisation_id",
                                     "status", "outcome", "attached_organisation_id",
-                                    "opened_at", "closed_at", "created_by_id", "updated_at"],
+                                    "opened_at", "closed_at", "created_by_id", "updated_at",
+                                    "record_key"],
                          bridges)
             actions, action_terms = [], []
             for _ in range(int(20_000 * scale)):
@@ -231,11 +233,12 @@ def generate(url: str, scale: float, seed: int = 2026) -> None:
                                                                 "communautaire"]),
                                 day if dialect == "postgresql" else day.isoformat(),
                                 rng.randint(0, 60), rng.choice(workers[n]), ts(now, dialect),
-                                ts(now, dialect)))
+                                ts(now, dialect), key(rng)))
                 action_terms.append((u(aid, dialect), "theme", rng.choice(THEMES)))
             writer.write("collective_action", ["id", "neighbourhood_id", "mission",
                                                "occurred_on", "participants", "created_by_id",
-                                               "created_at", "updated_at"], actions)
+                                               "created_at", "updated_at", "record_key"],
+                         actions)
             writer.write("collective_action_term", ["action_id", "vocabulary", "code"],
                          action_terms)
         # Statistics (and, on PostgreSQL, the visibility map of index-only scans), as a
@@ -245,12 +248,19 @@ def generate(url: str, scale: float, seed: int = 2026) -> None:
     print(f"done in {time.monotonic() - started:.0f}s", flush=True)
 
 
+def key(rng) -> float:
+    """A record key as the app draws it (a multiple of 2⁻³² in [0, 1)), from the seeded
+    generator so that the data set is the same every time."""
+    return rng.getrandbits(KEY_BITS) / KEY_UNITS
+
+
 def flush(writer, outings, contacts, terms) -> None:
     writer.write("outing", ["id", "neighbourhood_id", "kind", "started_at", "ended_at",
                             "created_by_id", "created_at", "updated_at"], outings)
     writer.write("contact", ["id", "neighbourhood_id", "outing_id", "author_id", "occurred_at",
                              "place_type", "initiative", "people_count", "age_band", "gender",
-                             "person_code_hash", "created_at", "updated_at"], contacts)
+                             "person_code_hash", "created_at", "updated_at", "record_key"],
+                 contacts)
     writer.write("contact_term", ["contact_id", "vocabulary", "code"], terms)
     outings.clear()
     contacts.clear()

@@ -14,6 +14,7 @@ from .evaluation import (
 from .history import RecordVersion, Versioned
 from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
+from .record_key import RecordKeyed
 from .referral import OPEN_STATUSES, STATUSES, Referral, ReferralEvent
 from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
 
@@ -36,6 +37,7 @@ __all__ = [
     "OPEN_STATUSES",
     "Outing",
     "Referral",
+    "RecordKeyed",
     "RecordVersion",
     "ReferralEvent",
     "STATUSES",

@@ -15,10 +15,11 @@ from .directory import Organisation
 from .history import Versioned
 from .outreach import Contact
 from .people import Neighbourhood, User
+from .record_key import RecordKeyed
 from .types import UTCDateTime, utcnow
 
 
-class Bridge(Versioned, db.Model):
+class Bridge(RecordKeyed, Versioned, db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'closed')", name="status_known"),
         CheckConstraint("(status = 'closed') = (outcome IS NOT NULL)",

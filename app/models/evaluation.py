@@ -25,6 +25,7 @@ from .directory import Organisation
 from .history import Versioned
 from .outreach import HasTerms
 from .people import Neighbourhood
+from .record_key import RecordKeyed
 from .types import UTCDateTime, utcnow
 
 collective_action_organisation = Table(
@@ -51,7 +52,7 @@ class CollectiveActionTerm(db.Model):
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class CollectiveAction(HasTerms, Versioned, db.Model):
+class CollectiveAction(HasTerms, RecordKeyed, Versioned, db.Model):
     """A collective or community action, or a networking (maillage) meeting: counts only,
     no person is recorded."""
 

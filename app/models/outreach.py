@@ -23,6 +23,7 @@ from .. import crypto
 from ..extensions import db
 from .history import Versioned
 from .people import Neighbourhood, User
+from .record_key import RecordKeyed
 from .types import UTCDateTime, utcnow
 
 outing_team = Table(
@@ -96,7 +97,7 @@ class HasTerms:
         self.terms = kept
 
 
-class Contact(HasTerms, Versioned, db.Model):
+class Contact(HasTerms, RecordKeyed, Versioned, db.Model):
     __encrypted__ = ("note",)
     term_class = ContactTerm
     __table_args__ = (

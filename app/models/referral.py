@@ -14,6 +14,7 @@ from .directory import Organisation
 from .history import Versioned
 from .outreach import Contact
 from .people import Neighbourhood, User
+from .record_key import RecordKeyed
 from .types import UTCDateTime, utcnow
 
 # The order of a referral's life; a status never goes back.
@@ -21,7 +22,7 @@ STATUSES = ("proposed", "sent", "received", "closed")
 OPEN_STATUSES = ("proposed", "sent", "received")
 
 
-class Referral(Versioned, db.Model):
+class Referral(RecordKeyed, Versioned, db.Model):
     __encrypted__ = ("message", "reply")
     __table_args__ = (
         CheckConstraint("status IN ('proposed', 'sent', 'received', 'closed')",
