@@ -5,11 +5,12 @@ import html
 import io
 import random
 import re
+import uuid
 from datetime import date, datetime
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.evaluation import blocks, engine
 from app.evaluation.engine import Period
@@ -35,7 +36,7 @@ from .evaluation_data import (
     REFERRAL_COUNTS,
     indicators,
 )
-from .helpers import contact_payload, new_id
+from .helpers import contact_payload, new_id, published
 
 
 @pytest.fixture(params=["live", "blocks"])
@@ -48,8 +49,9 @@ def _compute(app, world, specs, neighbourhoods=("colignon",), period=APRIL, way=
     ids = [getattr(world, n).id for n in neighbourhoods]
     with app.app_context():
         if way == "blocks":
-            return blocks.totals(indicators(specs), ids, period).indicators
-        return engine.compute(indicators(specs), ids, period)
+            return blocks.totals(indicators(specs), ids, period).counts()
+        return {code: blocks.plain(value) for code, value in
+                engine.compute(indicators(specs), ids, period).items()}
 
 
 @pytest.mark.parametrize("counts", [CONTACT_COUNTS, REFERRAL_COUNTS, OTHER_COUNTS],
@@ -155,6 +157,13 @@ def _canary_contact(app, world):
     contact_id = new_id()
     api.put(f"/contacts/{contact_id}", contact_payload(note="CANARY-NOTE",
                                                        person_code="CANARY-CODE"))
+    with app.app_context():
+        # A key that keeps its small figures small once perturbed (a count of 1 stays 1, its
+        # 2 people become 3), so that the exports have a "<5" to show.
+        db.session.execute(update(Contact).where(Contact.id == uuid.UUID(contact_id))
+                           .values(record_key=0.4375))
+        blocks.invalidate_all()
+        db.session.commit()
     return contact_id
 
 
@@ -225,9 +234,26 @@ def test_indicator_api_gives_null_for_suppressed(app, world, data):
                        "&from=2026-04-01&to=2026-04-30")
     body = response.get_json()
     figures = {i["code"]: i for i in body["indicators"]}
-    assert figures["few"] == {**figures["few"], "value": None, "suppressed": True}
-    assert figures["many"]["value"] == 11 and figures["many"]["suppressed"] is False
+    with app.app_context():
+        april = [c for c in db.session.scalars(select(Contact))
+                 if date(2026, 4, 1) <= c.occurred_at.astimezone(BXL).date() <= APRIL.end
+                 and c.neighbourhood_id in (world.colignon.id, world.brabant.id)]
+        many = published(april, lambda c: c.people_count)
+        few = published([c for c in april if "souffrance_psychique" in c.codes("situation")])
+    assert sum(c.people_count for c in april) == 11 and abs(many - 11) <= 2
+    # Two contacts: hidden, unless their perturbation made them 0 (one time in sixteen).
+    hidden = 0 < few < 5
+    assert figures["few"] == {**figures["few"], "value": None if hidden else few,
+                              "suppressed": hidden}
+    assert figures["many"]["value"] == many and figures["many"]["suppressed"] is False
+    assert isinstance(figures["many"]["value"], int) and body["perturbed"] is True
     assert figures["hours"]["value"] == 6.5  # hours single nobody out: never suppressed
+    # The team reads its own exact figures.
+    own = Api(app.test_client(), world.worker.key).get(
+        "/indicators?neighbourhood=colignon&neighbourhood=brabant&from=2026-04-01"
+        "&to=2026-04-30").get_json()
+    assert own["perturbed"] is False
+    assert {i["code"]: i["value"] for i in own["indicators"]}["many"] == 11
     bad = api.get("/indicators?from=2026-04-30&to=2026-04-01")
     assert bad.status_code == 422
     assert api.get("/indicators?neighbourhood=marolles").status_code == 404
@@ -322,22 +348,30 @@ def test_demo_dashboard_equals_independent_counts(app, world):
                     if c.neighbourhood_id == colignon.id and start <= c.occurred_at < end]
         referrals = [r for r in db.session.scalars(select(Referral))
                      if r.neighbourhood_id == colignon.id and start <= r.created_at < end]
-        expected = {
-            "raq_m2_contacts": sum(c.people_count for c in contacts),
-            "raq_m2_aller_vers": sum(c.people_count for c in contacts
-                                     if c.initiative == "aller_vers"),
-            "mar_111_reperes": sum(c.people_count for c in contacts
-                                   if "risque_perte_logement" in c.codes("situation")),
-            "raq_m2_orientations": len(referrals),
-            "raq_m2_sature": len([r for r in referrals if r.outcome == "service_sature"]),
+        people = lambda c: c.people_count  # noqa: E731
+        chosen = {
+            "raq_m2_contacts": (contacts, people),
+            "raq_m2_aller_vers": ([c for c in contacts if c.initiative == "aller_vers"],
+                                  people),
+            "mar_111_reperes": ([c for c in contacts
+                                 if "risque_perte_logement" in c.codes("situation")], people),
+            "raq_m2_orientations": (referrals, lambda r: 1),
+            "raq_m2_sature": ([r for r in referrals if r.outcome == "service_sature"],
+                              lambda r: 1),
         }
+        # The coordinator reads each figure perturbed by its records' keys.
+        expected = {code: published(records, weight)
+                    for code, (records, weight) in chosen.items()}
+        exact = {code: sum(weight(r) for r in records)
+                 for code, (records, weight) in chosen.items()}
     for code, value in expected.items():
         figure = figures[code]
+        assert abs(value - exact[code]) <= 2, code
         if figure["suppressed"]:
             assert 0 < value < 5, code
         else:
             assert figure["value"] == value, code
-    assert expected["raq_m2_contacts"] > 50
+    assert exact["raq_m2_contacts"] > 50 and body["perturbed"] is True
     page = client.get(f"/evaluation?n=colignon&year={year}")
     assert "Plan d'action CLSS Colignon" in html.unescape(page.text)
     xlsx = client.get(f"/evaluation/export.xlsx?n=colignon&year={year}")

@@ -4,7 +4,7 @@ and every write keeps them so."""
 import json
 import random
 import uuid
-from collections import Counter
+from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from app.evaluation import blocks, engine
 from app.evaluation.engine import Period
+from app.evaluation.perturbation import ZERO, Tally
 from app.extensions import db
 from app.models import (
     Bridge,
@@ -24,6 +25,7 @@ from app.models import (
     Referral,
     User,
 )
+from app.models.record_key import KEY_UNITS
 
 from .conftest import Api
 from .evaluation_data import APRIL, BXL, EVERY_MEASURE, at, indicators
@@ -71,7 +73,7 @@ def test_blocks_add_up_to_the_live_figures(app, data):
             FigureBlock.neighbourhood_id == data.colignon.id,
             FigureBlock.month == "2026-04")).one()
         assert kept.data_generation == kept.generation and kept.definitions
-        assert json.loads(kept.data)["people"] == 7  # c1 + c2 + c3 + c4
+        assert json.loads(kept.data)["people"][0] == 7  # c1 + c2 + c3 + c4
         # A block holds counts, never a record or a person code.
         assert "P1" not in kept.data and "-" not in kept.data.replace("|", "")
 
@@ -83,26 +85,36 @@ def test_cross_tables_equal_counts_made_in_python(app, data):
         ids = _ids(data, "colignon", "brabant")
         got = blocks.totals([], ids, period)
         again = blocks.totals([], ids, period)  # from the kept blocks
-        people, themes, situations = Counter(), Counter(), Counter()
+        # Each count with the sum of its records' keys (people count × the contact's key).
+        people, themes, situations = (defaultdict(lambda: ZERO) for _ in range(3))
         for contact in db.session.scalars(select(Contact)):
             if contact.neighbourhood_id in ids and start <= contact.occurred_at < end:
                 month = contact.occurred_at.astimezone(BXL).strftime("%Y-%m")
-                people[month] += contact.people_count
+                tally = Tally(contact.people_count,
+                              contact.people_count * _units(contact.record_key))
+                people[month] += tally
                 for code in contact.codes("theme"):
-                    themes[(code, month)] += contact.people_count
+                    themes[(code, month)] += tally
                 for code in contact.codes("situation"):
-                    situations[(code, contact.neighbourhood_id)] += contact.people_count
-        outcomes = Counter()
+                    situations[(code, contact.neighbourhood_id)] += tally
+        outcomes = defaultdict(lambda: ZERO)
         for referral in db.session.scalars(select(Referral)):
             if referral.neighbourhood_id in ids and start <= referral.created_at < end:
                 category = db.session.get(Organisation, referral.organisation_id).category
-                outcomes[(referral.outcome or "en_cours", category or "")] += 1
+                outcomes[(referral.outcome or "en_cours", category or "")] += \
+                    Tally(1, _units(referral.record_key))
     for totals in (got, again):
         assert totals.people_by_month == dict(people)
         assert totals.theme_month == dict(themes)
         assert totals.situation_neighbourhood == dict(situations)
         assert totals.outcome_category == dict(outcomes)
-    assert people["2026-03"] == 5 and people["2026-04"] == 11  # 31 March 23:30, local time
+    assert people["2026-03"].n == 5 and people["2026-04"].n == 11  # 31 March 23:30, local
+
+
+def _units(record_key: float) -> int:
+    units = record_key * KEY_UNITS
+    assert units == int(units) and 0 <= units < KEY_UNITS  # a whole multiple of 2⁻³²
+    return int(units)
 
 
 def test_every_kind_of_write_keeps_the_blocks_exact(app, data):
@@ -146,20 +158,20 @@ def test_a_kept_block_is_used_until_a_write_touches_it(app, data):
     spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
         kept = db.session.get(FigureBlock, (data.colignon.id, "2026-04"))
         content = json.loads(kept.data)
         content["indicators"]["people"] = 1000
         kept.data = json.dumps(content)
         db.session.commit()
         # The kept block is what is read (this is what makes a dashboard over years fast)…
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 1000}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 1000}
         # …until a write touches its neighbourhood and month.
         march = db.session.get(FigureBlock, (data.colignon.id, "2026-03")).generation
         contact = _c3(data)
         contact.people_count = 4
         db.session.commit()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 8}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 8}
         # Other months are untouched by it.
         db.session.expire_all()
         assert db.session.get(FigureBlock, (data.colignon.id, "2026-03")).generation == march
@@ -172,9 +184,9 @@ def test_a_block_read_within_a_write_is_not_kept(app, data):
         contact = _c3(data)
         contact.people_count = 5
         db.session.flush()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 9}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 9}
         db.session.rollback()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
 
 
 def test_editing_an_indicator_or_a_services_category_recomputes(app, data):
@@ -182,17 +194,17 @@ def test_editing_an_indicator_or_a_services_category_recomputes(app, data):
         ids = _ids(data, "colignon")
         first = [Indicator(code="x", record="referral", measure="count",
                            filter="org_category=logement_energie")]
-        assert blocks.totals(first, ids, APRIL).indicators == {"x": 2}
+        assert blocks.totals(first, ids, APRIL).counts() == {"x": 2}
         edited = [Indicator(code="x", record="referral", measure="count",
                             filter="org_category=emploi_formation")]
-        assert blocks.totals(edited, ids, APRIL).indicators == {"x": 2}
-        assert blocks.totals(first, ids, APRIL).indicators == {"x": 2}
+        assert blocks.totals(edited, ids, APRIL).counts() == {"x": 2}
+        assert blocks.totals(first, ids, APRIL).counts() == {"x": 2}
         housing = db.session.scalars(select(Organisation).where(
             Organisation.category == "logement_energie")).one()
         housing.category = "emploi_formation"
         db.session.commit()
-        assert blocks.totals(first, ids, APRIL).indicators == {"x": 0}
-        assert blocks.totals(edited, ids, APRIL).indicators == {"x": 4}
+        assert blocks.totals(first, ids, APRIL).counts() == {"x": 0}
+        assert blocks.totals(edited, ids, APRIL).counts() == {"x": 4}
 
 
 @pytest.mark.parametrize("period,whole,partial", [
@@ -215,12 +227,12 @@ def test_records_written_with_sql_are_counted_after_recompute(app, data):
     spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
         # A bulk load or a restored backup bypasses the app: the kept block does not know.
         db.session.execute(update(Contact).where(Contact.people_count == 3)
                            .values(people_count=6))
         db.session.commit()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
     result = app.test_cli_runner().invoke(args=["evaluation", "recompute"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -228,7 +240,7 @@ def test_records_written_with_sql_are_counted_after_recompute(app, data):
         kept = db.session.get(FigureBlock, (data.marolles.id, "2026-03"))
         assert kept.data_generation == kept.generation
         assert f"{db.session.query(FigureBlock).count()} monthly blocks" in result.output
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 10}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 10}
 
 
 def test_an_edited_indicator_is_recomputed_alone(app, data):
@@ -236,24 +248,24 @@ def test_an_edited_indicator_is_recomputed_alone(app, data):
     rue = Indicator(code="rue", record="contact", measure="people", filter="place_type=rue")
     with app.app_context():
         ids = _ids(data, "colignon")
-        assert blocks.totals([people, rue], ids, APRIL).indicators == {"people": 7, "rue": 2}
+        assert blocks.totals([people, rue], ids, APRIL).counts() == {"people": 7, "rue": 2}
         kept = db.session.get(FigureBlock, (data.colignon.id, "2026-04"))
         content = json.loads(kept.data)
         content["indicators"]["people"] = 1000  # marks what is not recomputed
         kept.data = json.dumps(content)
         db.session.commit()
         rue.filter = "place_type=rue|marche"
-        assert blocks.totals([people, rue], ids, APRIL).indicators == {"people": 1000, "rue": 3}
+        assert blocks.totals([people, rue], ids, APRIL).counts() == {"people": 1000, "rue": 3}
         db.session.expire_all()
         assert json.loads(db.session.get(FigureBlock, (data.colignon.id, "2026-04")).data)[
-            "indicators"]["rue"] == 3
+            "indicators"]["rue"][0] == 3
 
 
 def test_a_savepoint_rolled_back_keeps_what_the_transaction_touched(app, data):
     spec = indicators([PEOPLE])
     with app.app_context():
         ids = _ids(data, "colignon")
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
         contact = _c3(data)
         contact.people_count = 4
         db.session.flush()
@@ -262,7 +274,7 @@ def test_a_savepoint_rolled_back_keeps_what_the_transaction_touched(app, data):
         db.session.flush()
         savepoint.rollback()
         db.session.commit()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 8}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 8}
 
 
 def test_random_writes_never_leave_a_block_wrong(app, data):
@@ -396,9 +408,9 @@ def test_a_record_changed_without_being_loaded_still_leaves_its_month(app, data)
         contact = _c3(data)
         db.session.commit()  # every attribute of `contact` is expired now
         may = Period(date(2026, 5, 1), date(2026, 5, 31))
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 7}
-        assert blocks.totals(spec, ids, may).indicators == {"people": 7}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 7}
+        assert blocks.totals(spec, ids, may).counts() == {"people": 7}
         contact.occurred_at = at(2026, 5, 5)  # set without loading what it was
         db.session.commit()
-        assert blocks.totals(spec, ids, APRIL).indicators == {"people": 4}
-        assert blocks.totals(spec, ids, may).indicators == {"people": 10}
+        assert blocks.totals(spec, ids, APRIL).counts() == {"people": 4}
+        assert blocks.totals(spec, ids, may).counts() == {"people": 10}

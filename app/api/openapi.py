@@ -335,7 +335,10 @@ def openapi_document() -> dict:
         "code": {"type": "string"}, "plan": {"type": "string"},
         "objective": {"type": "string"}, "label": {"type": "string"},
         "record": {"type": "string"}, "measure": {"type": "string"},
-        "value": {"type": ["number", "null"], "description": "null when suppressed"},
+        "value": {"type": ["number", "null"],
+                  "description": "null when suppressed; an integer for counts (perturbed "
+                                 "when the response says so), a percentage for a rate, a "
+                                 "number of hours for hours"},
         "suppressed": {"type": "boolean"},
         "previous_year": {"type": ["number", "null"]},
         "previous_year_suppressed": {"type": "boolean"},
@@ -504,6 +507,13 @@ def openapi_document() -> dict:
                             "from": {"type": "string", "format": "date"},
                             "to": {"type": "string", "format": "date"},
                             "k": {"type": "integer"},
+                            "perturbed": {
+                                "type": "boolean",
+                                "description": "true when the figures leave the team (a "
+                                               "coordinator): every count about people is "
+                                               "perturbed by at most 2 by its cell key, the "
+                                               "same every time it is asked; a field "
+                                               "worker's own figures are exact"},
                             "indicators": {"type": "array", "items": indicator_figure}}}}}},
                     **_error_responses(401, 403, 404, 422)}}},
             "/outings/{id}": {

@@ -416,8 +416,9 @@ def put_collective_action(action_id):
 def indicators():
     chosen = selection.read(request.args, strict=True)
     k = dashboard.suppression_k()
+    perturbed = not dashboard.exact_for(current_user)
     figures = dashboard.indicator_figures([n.id for n in chosen.neighbourhoods],
-                                          chosen.period, k)
+                                          chosen.period, k, perturbed)
     audit.record("export", object_type="evaluation", detail={
         "format": "api", "neighbourhoods": [n.code for n in chosen.neighbourhoods],
         "from": chosen.period.start.isoformat(), "to": chosen.period.end.isoformat()})
@@ -425,5 +426,5 @@ def indicators():
     return jsonify(
         neighbourhoods=[n.code for n in chosen.neighbourhoods],
         **{"from": chosen.period.start.isoformat(), "to": chosen.period.end.isoformat()},
-        k=k, indicators=[indicator_json(f) for f in figures],
+        k=k, perturbed=perturbed, indicators=[indicator_json(f) for f in figures],
     )

@@ -1,6 +1,12 @@
 """The coordinator dashboard: every plan's objectives with their indicators for a period and
 the same period a year before, the cross-tables and the series of the charts — all of it
-suppressed before anybody sees it."""
+perturbed (when it leaves the team) and suppressed before anybody sees it.
+
+What each kind of figure gets is written in docs/decisions.md ("Figures that cannot be taken
+apart"): every count about people is perturbed by its cell key (app.evaluation.perturbation)
+and then suppressed; a total is perturbed as a cell of its own; a rate is made of its two
+perturbed counts; the year before is treated exactly like the period.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,10 @@ from sqlalchemy import select
 
 from .. import vocab
 from ..extensions import db
-from ..models import Indicator, Neighbourhood, Objective
-from . import blocks
+from ..models import Indicator, Neighbourhood, Objective, Role
+from . import blocks, perturbation
 from .engine import Period
+from .perturbation import ZERO, Tally
 from .suppression import Cell, Table, suppress_rate, suppress_table, suppress_value
 
 PLAN_TITLES = {
@@ -32,13 +39,23 @@ def suppression_k() -> int:
     return int(current_app.config["SUPPRESSION_K"])
 
 
-def publish(indicator: Indicator, raw, k: int) -> Cell:
+def released(value, perturbed: bool):
+    """A figure as it is shown: a Tally perturbed by its cell key (or its exact count, for
+    the team itself); any other figure as it is."""
+    if isinstance(value, Tally):
+        return perturbation.perturbed(value) if perturbed else value.n
+    return value
+
+
+def publish(indicator: Indicator, raw, k: int, perturbed: bool = True) -> Cell:
     if indicator.measure == "rate_taken_up":
-        taken_up, closed = raw
-        return suppress_rate(taken_up, closed, k)
+        # A rate is made of its perturbed parts; no more taken up than closed.
+        taken_up, closed = (released(part, perturbed) for part in raw)
+        return suppress_rate(min(taken_up, closed), closed, k)
+    value = released(raw, perturbed)
     if (indicator.record, indicator.measure) in NOT_ABOUT_PEOPLE:
-        return Cell(raw)
-    return suppress_value(raw, k)
+        return Cell(value)
+    return suppress_value(value, k)
 
 
 @dataclass
@@ -66,6 +83,7 @@ class Dashboard:
     period: Period
     neighbourhoods: list[Neighbourhood]
     k: int
+    perturbed: bool
     plans: list[PlanBlock]
     figures: list[Figure]
     people_by_month: list[tuple[Period, Cell]]
@@ -81,9 +99,9 @@ def active_indicators() -> list[Indicator]:
 
 
 def _figures(indicators, current: blocks.Totals, previous: blocks.Totals,
-             k: int) -> list[Figure]:
-    return [Figure(i, publish(i, current.indicators[i.code], k),
-                   publish(i, previous.indicators[i.code], k)) for i in indicators]
+             k: int, perturbed: bool) -> list[Figure]:
+    return [Figure(i, publish(i, current.indicators[i.code], k, perturbed),
+                   publish(i, previous.indicators[i.code], k, perturbed)) for i in indicators]
 
 
 def _totals(neighbourhood_ids, period: Period):
@@ -93,8 +111,9 @@ def _totals(neighbourhood_ids, period: Period):
             blocks.totals(indicators, neighbourhood_ids, period.year_before()))
 
 
-def indicator_figures(neighbourhood_ids, period: Period, k: int) -> list[Figure]:
-    return _figures(*_totals(neighbourhood_ids, period), k)
+def indicator_figures(neighbourhood_ids, period: Period, k: int,
+                      perturbed: bool = True) -> list[Figure]:
+    return _figures(*_totals(neighbourhood_ids, period), k, perturbed)
 
 
 def _plans(figures: list[Figure]) -> list[PlanBlock]:
@@ -113,45 +132,77 @@ def _plans(figures: list[Figure]) -> list[PlanBlock]:
                                                  else len(order), p.plan))
 
 
-def theme_month_table(totals: blocks.Totals, period: Period, k: int) -> Table:
+def publish_table(row_keys: list, col_keys: list, tallies: list[list[Tally]], k: int,
+                  perturbed: bool) -> Table:
+    """A cross-table ready to show: every cell, every row and column total and the grand
+    total perturbed as cells of their own (a total is the count of its own records, with
+    their keys), then suppressed with its complements."""
+    row_sums = [sum(row, ZERO) for row in tallies]
+    col_sums = [sum((row[c] for row in tallies), ZERO) for c in range(len(col_keys))]
+    total = sum(row_sums, ZERO)
+
+    def shown(tally: Tally) -> int:
+        return released(tally, perturbed)
+
+    return suppress_table(row_keys, col_keys, [[shown(t) for t in row] for row in tallies], k,
+                          totals=([shown(t) for t in row_sums], [shown(t) for t in col_sums],
+                                  shown(total)))
+
+
+def theme_month_table(totals: blocks.Totals, period: Period, k: int,
+                      perturbed: bool = True) -> Table:
     months = period.months()
     themes = [t.code for t in vocab.terms("theme", include_inactive=True)]
-    return suppress_table(themes, months, [
-        [totals.theme_month.get((code, m.start.strftime("%Y-%m")), 0) for m in months]
-        for code in themes], k)
+    return publish_table(themes, months, [
+        [totals.theme_month.get((code, m.start.strftime("%Y-%m")), ZERO) for m in months]
+        for code in themes], k, perturbed)
 
 
-def situation_neighbourhood_table(totals: blocks.Totals, neighbourhoods, k: int) -> Table:
+def situation_neighbourhood_table(totals: blocks.Totals, neighbourhoods, k: int,
+                                  perturbed: bool = True) -> Table:
     situations = [t.code for t in vocab.terms("situation", include_inactive=True)]
-    return suppress_table(situations, neighbourhoods, [
-        [totals.situation_neighbourhood.get((s, n.id), 0) for n in neighbourhoods]
-        for s in situations], k)
+    return publish_table(situations, neighbourhoods, [
+        [totals.situation_neighbourhood.get((s, n.id), ZERO) for n in neighbourhoods]
+        for s in situations], k, perturbed)
 
 
-def outcome_category_table(totals: blocks.Totals, k: int) -> Table:
+def outcome_category_table(totals: blocks.Totals, k: int, perturbed: bool = True) -> Table:
     data = totals.outcome_category
     outcomes = [t.code for t in vocab.terms("referral_outcome", include_inactive=True)] + \
         ["en_cours"]
     categories = [t.code for t in vocab.terms("org_category", include_inactive=True)]
     if any(c == "" for _, c in data):
         categories.append("")
-    return suppress_table(outcomes, categories,
-                          [[data.get((o, c), 0) for c in categories] for o in outcomes], k)
+    return publish_table(outcomes, categories,
+                         [[data.get((o, c), ZERO) for c in categories] for o in outcomes], k,
+                         perturbed)
 
 
-def build(neighbourhoods: list[Neighbourhood], period: Period) -> Dashboard:
+def build(neighbourhoods: list[Neighbourhood], period: Period, *,
+          perturbed: bool = True) -> Dashboard:
+    """Every figure of the neighbourhoods over the period; `perturbed` unless the figures
+    stay within the team that can read the records (see `exact_for`)."""
     k = suppression_k()
     indicators, current, previous = _totals([n.id for n in neighbourhoods], period)
-    figures = _figures(indicators, current, previous, k)
+    figures = _figures(indicators, current, previous, k, perturbed)
     return Dashboard(
-        period=period, neighbourhoods=neighbourhoods, k=k, plans=_plans(figures),
-        figures=figures,
-        people_by_month=[(m, suppress_value(current.people_by_month.get(
-            m.start.strftime("%Y-%m"), 0), k)) for m in period.months()],
-        theme_month=theme_month_table(current, period, k),
-        situation_neighbourhood=situation_neighbourhood_table(current, neighbourhoods, k),
-        outcome_category=outcome_category_table(current, k),
+        period=period, neighbourhoods=neighbourhoods, k=k, perturbed=perturbed,
+        plans=_plans(figures), figures=figures,
+        people_by_month=[(m, suppress_value(released(current.people_by_month.get(
+            m.start.strftime("%Y-%m"), ZERO), perturbed), k)) for m in period.months()],
+        theme_month=theme_month_table(current, period, k, perturbed),
+        situation_neighbourhood=situation_neighbourhood_table(current, neighbourhoods, k,
+                                                              perturbed),
+        outcome_category=outcome_category_table(current, k, perturbed),
     )
+
+
+def exact_for(user) -> bool:
+    """Whether the figures a person reads on screen may be exact: a field worker reads the
+    records of their own neighbourhoods anyway (selection.read gives no other). Everything
+    else that leaves the team (coordinators, partners, every print and export) is
+    perturbed."""
+    return user.role == Role.FIELD_WORKER
 
 
 def _ranked(pairs, limit: int | None = None) -> list[tuple[str, Cell]]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import and_, case, exists, func, literal, select, true
+from sqlalchemy import BigInteger, and_, case, cast, exists, func, literal, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..extensions import db
@@ -27,7 +27,9 @@ from ..models import (
     Outing,
     Referral,
 )
+from ..models.record_key import KEY_UNITS
 from .filters import CONTACT_FIELDS, CONTACT_MULTI, parse
+from .perturbation import Tally
 
 SINGLE_COLUMNS = {
     "contact": {f: getattr(Contact, f) for f in CONTACT_FIELDS if f not in CONTACT_MULTI},
@@ -174,13 +176,40 @@ def _sum_if(cond, value) -> ColumnElement:
     return func.coalesce(func.sum(case((cond, value), else_=0)), 0)
 
 
+# -- record keys (app.evaluation.perturbation) ------------------------------------------------
+# The records whose figures are perturbed when they leave the team, with their key column.
+# Outings are the team's own hours and rounds, about nobody: they carry no key.
+KEYED = {"contact": Contact, "referral": Referral, "bridge": Bridge,
+         "collective_action": CollectiveAction}
+KEYED_MEASURES = frozenset({"count", "people", "participants", "rate_taken_up",
+                            "distinct_persons_repeat"})
+
+
+def is_keyed(record: str, measure: str) -> bool:
+    """Whether an indicator's figure is a Tally (a count with its records' keys)."""
+    return record in KEYED and measure in KEYED_MEASURES
+
+
+def key_units(model) -> ColumnElement:
+    """The record key as an integer number of 2⁻³² (exact: the key is such a multiple)."""
+    return cast(model.record_key * KEY_UNITS, BigInteger)
+
+
+def _tally_columns(record: str, cond, weight) -> list[ColumnElement]:
+    """The weighted count and, for a keyed record, the sum of weight × key."""
+    model = KEYED.get(record)
+    if model is None:
+        return [_sum_if(cond, weight)]
+    return [_sum_if(cond, weight), _sum_if(cond, key_units(model) * weight)]
+
+
 def _columns(record: str, measure: str, cond, dialect: str) -> list[ColumnElement]:
     if measure == "count":
-        return [_sum_if(cond, 1)]
+        return _tally_columns(record, cond, 1)
     if measure == "people":
-        return [_sum_if(cond, Contact.people_count)]
+        return _tally_columns(record, cond, Contact.people_count)
     if measure == "participants":
-        return [_sum_if(cond, CollectiveAction.participants)]
+        return _tally_columns(record, cond, CollectiveAction.participants)
     if measure == "hours":
         return [func.coalesce(func.sum(case(
             (and_(cond, Outing.ended_at.is_not(None)), _hours(dialect)), else_=0.0)), 0.0)]
@@ -188,7 +217,8 @@ def _columns(record: str, measure: str, cond, dialect: str) -> list[ColumnElemen
         return [func.count(func.distinct(case((cond, Referral.organisation_id))))]
     if measure == "rate_taken_up":
         closed = and_(cond, Referral.status == "closed")
-        return [_sum_if(and_(closed, Referral.outcome == "accroche"), 1), _sum_if(closed, 1)]
+        return _tally_columns(record, and_(closed, Referral.outcome == "accroche"), 1) + \
+            _tally_columns(record, closed, 1)
     raise ValueError(measure)
 
 
@@ -223,18 +253,22 @@ def _scans(indicators, large: bool, dialect: str):
 
 
 def _values(row, slots) -> dict[str, object]:
-    """code → an int or float, or (taken up, closed) for a rate."""
+    """code → an int or float, a Tally, or (taken up, closed) Tallies for a rate."""
     found = {}
     for indicator, offset, width in slots:
         values = row[offset:offset + width]
-        found[indicator.code] = tuple(int(v or 0) for v in values) if width > 1 else \
-            _raw(values[0])
+        if not is_keyed(indicator.record, indicator.measure):
+            found[indicator.code] = _raw(values[0])
+            continue
+        counts = [_int(v) for v in values]  # Tally reduces the keys modulo 1
+        found[indicator.code] = (Tally(*counts[:2]), Tally(*counts[2:])) \
+            if indicator.measure == "rate_taken_up" else Tally(*counts)
     return found
 
 
 def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
-    """code → raw value over the whole scope, live: an int or float, or (taken up, closed)
-    for a rate."""
+    """code → raw value over the whole scope, live: an int or float, a Tally (a count with
+    its records' keys), or (taken up, closed) Tallies for a rate."""
     dialect = db.engine.dialect.name
     large = _is_large(neighbourhood_ids, period)
     results: dict[str, object] = {}
@@ -253,6 +287,11 @@ def compute(indicators, neighbourhood_ids, period: Period) -> dict[str, object]:
     return results
 
 
+def _int(value) -> int:
+    """An integer sum as an int (PostgreSQL sums bigints as numeric: never through float)."""
+    return int(value or 0)
+
+
 def _raw(value):
     if value is None:
         return 0
@@ -260,21 +299,48 @@ def _raw(value):
 
 
 def number(value):
-    """A figure as shown: hours to one decimal, counts as integers, rates as pairs."""
+    """A figure as kept: hours to one decimal, counts as integers or Tallies, rates as
+    pairs."""
+    if isinstance(value, Tally):
+        return value
     if isinstance(value, tuple | list):
-        return tuple(int(v) for v in value)
+        return tuple(v if isinstance(v, Tally) else int(v) for v in value)
     value = _raw(value)
     return round(value, 1) if isinstance(value, float) else value
 
 
-def _repeat_persons(indicator, neighbourhood_ids, period: Period, large: bool) -> int:
-    """Distinct person codes met at least twice in the period (the lasting link)."""
+def _repeat_persons(indicator, neighbourhood_ids, period: Period, large: bool) -> Tally:
+    """Distinct person codes met at least twice in the period (the lasting link), with the
+    sum of the persons' keys: a person counted here is a person, not a record, so their key
+    is read from their code's HMAC (the same person always brings the same key)."""
     persons = _scope("contact", neighbourhood_ids, period).add_columns(
-        Contact.person_code_hash
+        Contact.person_code_hash.label("code")
     ).where(Contact.person_code_hash.is_not(None),
             condition("contact", indicator.filter, large)) \
         .group_by(Contact.person_code_hash).having(func.count() >= 2).subquery()
-    return db.session.scalar(select(func.count()).select_from(persons)) or 0
+    count, keys = db.session.execute(select(
+        func.count(), func.coalesce(func.sum(_person_key(persons.c.code)), 0))).one()
+    return Tally(_int(count), _int(keys))
+
+
+HEX_DIGITS = "0123456789abcdef"
+
+
+PERSON_KEY_DIGITS = 4  # hex digits of the HMAC: 16 bits, plenty to pick a table's row
+
+
+def _person_key(code_hash) -> ColumnElement:
+    """The first 16 bits of a person code's HMAC (hex), in 2⁻³² units: a fixed key per
+    person, uniform like a record key and never stored. Sixteen bits rather than 32 halve
+    the cost of reading them (SQLite has no hex conversion) over tens of thousands of
+    persons; a cell key on a 2⁻¹⁶ grid moves the table's probabilities by 10⁻⁵ at most."""
+    position = func.strpos if db.engine.dialect.name == "postgresql" else func.instr
+    units = literal(0)
+    for i in range(PERSON_KEY_DIGITS):
+        digit = position(literal(HEX_DIGITS), func.substr(code_hash, i + 1, 1)) - 1
+        units = units + digit * (16 ** (PERSON_KEY_DIGITS - 1 - i))
+    # In 64 bits: 2¹⁶ × 2¹⁶ overflows PostgreSQL's 32-bit integer.
+    return cast(units, BigInteger) * (KEY_UNITS >> (4 * PERSON_KEY_DIGITS))
 
 
 # -- cross-tables --------------------------------------------------------------------------------
@@ -324,7 +390,26 @@ def _block_month(record: str, closing: bool, period: Period):
 
 
 def empty_block() -> dict:
-    return {"indicators": {}, "people": 0, "theme": {}, "situation": {}, "outcome": {}}
+    return {"indicators": {}, "people": [0, 0], "theme": {}, "situation": {}, "outcome": {}}
+
+
+def encode(value):
+    """A figure as a block keeps it in JSON: a Tally as [n, keys] (keys modulo 1, in 2⁻³²
+    units), a rate as two of them."""
+    if isinstance(value, Tally):
+        return [value.n, value.key]
+    if isinstance(value, tuple):
+        return [encode(v) for v in value]
+    return value
+
+
+def decode(value):
+    """The reverse of `encode`."""
+    if isinstance(value, list):
+        if isinstance(value[0], list):
+            return tuple(decode(v) for v in value)
+        return Tally(*value)
+    return value
 
 
 def compute_blocks(indicators, neighbourhood_ids, period: Period, *,
@@ -332,10 +417,11 @@ def compute_blocks(indicators, neighbourhood_ids, period: Period, *,
     """The additive figures of every neighbourhood × local calendar month of the period, in a
     few grouped scans whatever the number of blocks: {(neighbourhood id, 'YYYY-MM'): block}.
 
-    A block is {"indicators": {code: number or [taken up, closed]}, "people": people met,
-    "theme": {code: people}, "situation": {code: people}, "outcome": {"outcome|category":
-    referrals}}; what is missing is zero. Indicators with a NON_ADDITIVE measure are left out,
-    and so are the people and the cross-tables unless `tables`.
+    A block is {"indicators": {code: encoded figure}, "people": people met, "theme": {code:
+    people}, "situation": {code: people}, "outcome": {"outcome|category": referrals}}, every
+    count as [n, sum of its records' keys] (`encode`); what is missing is zero. Indicators
+    with a NON_ADDITIVE measure are left out, and so are the people and the cross-tables
+    unless `tables`.
     """
     ids = list(neighbourhood_ids)
     dialect = db.engine.dialect.name
@@ -352,29 +438,30 @@ def compute_blocks(indicators, neighbourhood_ids, period: Period, *,
             .add_columns(nid, month, *columns).group_by(nid, month)
         for row in db.session.execute(stmt):
             block(row[0], row[1])["indicators"].update(
-                {code: list(v) if isinstance(v, tuple) else v
-                 for code, v in _values(row[2:], slots).items()})
+                {code: encode(v) for code, v in _values(row[2:], slots).items()})
     if not tables:
         return blocks
 
     nid, month = _block_month("contact", False, period)
-    people = func.sum(Contact.people_count)
-    for key, when, n in db.session.execute(_scope("contact", ids, period).add_columns(
-            nid, month, people).group_by(nid, month)):
-        block(key, when)["people"] = int(n or 0)
+    people = (func.sum(Contact.people_count),
+              func.sum(Contact.people_count * key_units(Contact)))
+    for key, when, n, keys in db.session.execute(_scope("contact", ids, period).add_columns(
+            nid, month, *people).group_by(nid, month)):
+        block(key, when)["people"] = [_int(n), _int(keys) % KEY_UNITS]
     stmt = _scope("contact", ids, period).join(  # themes and situations in one pass
         ContactTerm, and_(ContactTerm.contact_id == Contact.id,
                           ContactTerm.vocabulary.in_(("theme", "situation")))
-    ).add_columns(nid, month, ContactTerm.vocabulary, ContactTerm.code, people) \
+    ).add_columns(nid, month, ContactTerm.vocabulary, ContactTerm.code, *people) \
         .group_by(nid, month, ContactTerm.vocabulary, ContactTerm.code)
-    for key, when, vocabulary, code, n in db.session.execute(stmt):
-        block(key, when)[vocabulary][code] = int(n or 0)
+    for key, when, vocabulary, code, n, keys in db.session.execute(stmt):
+        block(key, when)[vocabulary][code] = [_int(n), _int(keys) % KEY_UNITS]
 
     nid, month = _block_month("referral", False, period)
     outcome = func.coalesce(Referral.outcome, literal("en_cours"))
     category = func.coalesce(Organisation.category, literal(""))
     stmt = _scope("referral", ids, period, joins={SERVICE}).add_columns(
-        nid, month, outcome, category, func.count()).group_by(nid, month, outcome, category)
-    for key, when, out, cat, n in db.session.execute(stmt):
-        block(key, when)["outcome"][f"{out}|{cat}"] = int(n)
+        nid, month, outcome, category, func.count(), func.sum(key_units(Referral))
+    ).group_by(nid, month, outcome, category)
+    for key, when, out, cat, n, keys in db.session.execute(stmt):
+        block(key, when)["outcome"][f"{out}|{cat}"] = [_int(n), _int(keys) % KEY_UNITS]
     return blocks

@@ -1,6 +1,6 @@
 """The evaluation figures as rows for CSV and XLSX: labels, not codes, and every figure
-already suppressed. No note, no person code, no record id can be in them: they are built
-from the dashboard's aggregates only."""
+already perturbed and suppressed. No note, no person code, no record id can be in them:
+they are built from the dashboard's aggregates only."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from .. import vocab
+from . import perturbation
 from .dashboard import Dashboard
 from .suppression import Table
 
@@ -28,8 +29,10 @@ def table_title(name: str) -> str:
 
 
 def suppression_note(k: int) -> str:
-    return _("Les nombres de 1 à %(max)d sont remplacés par « <%(k)d » pour que personne ne "
-             "soit reconnaissable.", max=k - 1, k=k)
+    """What every print and export says of its figures (they are always perturbed)."""
+    return _("Pour que personne ne soit reconnaissable, les chiffres sont légèrement perturbés "
+             "(de %(d)d au plus) et les nombres de 1 à %(max)d sont remplacés par « <%(k)d ».",
+             d=perturbation.table().max_noise, max=k - 1, k=k)
 
 
 def _figure(cell, k: int):

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Indicator, Objective, Role
 from ..validation import Invalid
 from ..web import local_now
-from . import bp, dashboard, exports, selection
+from . import bp, dashboard, exports, perturbation, selection
 from .forms import (
     IndicatorForm,
     ObjectiveForm,
@@ -34,15 +34,18 @@ def _heading(chosen: selection.Selection) -> str:
              end=chosen.period.end.strftime("%d/%m/%Y"))
 
 
-def _built():
+def _built(*, leaves_the_team: bool = True):
+    """The selection and its figures. A print or an export leaves the team whoever makes
+    it: always perturbed. On screen, the team reads its own exact figures."""
     chosen = selection.read(request.args)
-    return chosen, dashboard.build(chosen.neighbourhoods, chosen.period)
+    perturbed = leaves_the_team or not dashboard.exact_for(current_user)
+    return chosen, dashboard.build(chosen.neighbourhoods, chosen.period, perturbed=perturbed)
 
 
 @bp.get("/evaluation")
 @readers
 def view():
-    chosen, board = _built()
+    chosen, board = _built(leaves_the_team=False)
     return render_template("evaluation/dashboard.html", chosen=chosen, board=board,
                            heading=_heading(chosen), charts=dashboard.charts(board))
 
@@ -153,6 +156,11 @@ def edit_objective(objective_id):
 
 
 bp.add_app_template_global(selection.whole_months_only)
+
+
+@bp.app_template_global()
+def perturbation_max_noise() -> int:
+    return perturbation.table().max_noise
 
 
 @bp.app_template_global()

@@ -54,12 +54,19 @@ class Table:
         yield from zip(self.row_keys, self.cells, self.row_totals, strict=True)
 
 
-def suppress_table(row_keys: list, col_keys: list, values: list[list[int]], k: int) -> Table:
+def suppress_table(row_keys: list, col_keys: list, values: list[list[int]], k: int,
+                   totals: tuple[list[int], list[int], int] | None = None) -> Table:
+    """`totals` (row totals, column totals, grand total) default to the sums of the values;
+    perturbed figures bring their own, perturbed as cells of their own."""
     n_rows, n_cols = len(row_keys), len(col_keys)
+    if totals is None:
+        col_sums = [sum(values[r][c] for r in range(n_rows)) for c in range(n_cols)]
+        totals = ([sum(row) for row in values], col_sums, sum(col_sums))
+    row_totals, col_totals, total = totals
     # The extended grid: the last column holds row totals, the last row column totals.
-    grid = [[Cell(v) for v in row] + [Cell(sum(row))] for row in values]
-    col_sums = [sum(values[r][c] for r in range(n_rows)) for c in range(n_cols)]
-    grid.append([Cell(v) for v in col_sums] + [Cell(sum(col_sums))])
+    grid = [[Cell(v) for v in row] + [Cell(t)] for row, t in zip(values, row_totals,
+                                                                  strict=True)]
+    grid.append([Cell(v) for v in col_totals] + [Cell(total)])
     for row in grid:
         for cell in row:
             cell.suppressed = is_small(cell.value, k)
