@@ -16,6 +16,7 @@ from .outreach import Contact, ContactTerm, Outing, outing_team
 from .people import Neighbourhood, Role, User, membership
 from .record_key import RecordKeyed
 from .referral import OPEN_STATUSES, STATUSES, Referral, ReferralEvent
+from .session import UserSession
 from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Role",
     "Term",
     "User",
+    "UserSession",
     "Versioned",
     "collective_action_organisation",
     "membership",

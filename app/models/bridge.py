@@ -83,6 +83,9 @@ class BridgeStep(Versioned, db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     # AES-GCM sealed, bound to this row (app.crypto); read through read_note().
     note: Mapped[str | None] = mapped_column(Text)
+    # A keyed hash of the note, bound to this row: a step sent again is compared with it,
+    # never by opening the note (that would be an unaudited read, and a guessing oracle).
+    note_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -56,6 +56,9 @@ class Referral(RecordKeyed, Versioned, db.Model):
     # and the partner's reply.
     message: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)
+    # A keyed hash of the message, bound to this row: "has the message changed?" is answered
+    # with it, never by opening the message outside an audited read.
+    message_digest: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     # Set once, when the referral is first sent: from then on the partner sees it.
