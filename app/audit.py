@@ -44,3 +44,20 @@ def record_now(action: str, **kwargs) -> AuditEvent:
     event = record(action, **kwargs)
     db.session.commit()
     return event
+
+
+def opened(obj, *texts, via: str, object_type: str | None = None, detail: dict | None = None,
+           commit: bool = True) -> bool:
+    """Leave a `note_read` event when free text of `obj` was decrypted to be shown.
+
+    `texts` are the decrypted values about to be shown (None: there was nothing to open, so
+    nothing was read). Every path that shows a note, a message or a reply goes through here:
+    one event per record shown. Committed at once unless `commit` is False (the caller
+    commits it with its own change).
+    """
+    if all(text is None for text in texts):
+        return False
+    record("note_read", obj=obj, object_type=object_type, detail={"via": via, **(detail or {})})
+    if commit:
+        db.session.commit()
+    return True

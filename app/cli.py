@@ -84,6 +84,42 @@ def keys_rotate():
     click.echo(f"{count} values re-encrypted under {ring.current.key_id}; old keys removed.")
 
 
+# Free text compared by a keyed digest kept beside it (crypto.same_text): (model, column,
+# digest column). The digest key derives from the pepper, which rotation keeps.
+DIGESTED = (("bridge_step", "note", "note_digest"), ("referral", "message", "message_digest"))
+
+
+def fill_digests(ring: crypto.KeyRing) -> int:
+    """Give a digest to every sealed value that has none (stored before digests existed).
+
+    Run by an administrator on the server (the values are opened here, by the command, not
+    by a request); until then, a resend compared with such a value is taken as a change."""
+    from .models import BridgeStep, Referral
+
+    models = {"bridge_step": BridgeStep, "referral": Referral}
+    count = 0
+    for table, column, digest_column in DIGESTED:
+        model = models[table]
+        for row in db.session.scalars(select(model).where(
+                getattr(model, column).is_not(None), getattr(model, digest_column).is_(None))):
+            aad = crypto.associated_data(table, column, row.id)
+            text = ring.decrypt(getattr(row, column), aad)
+            setattr(row, digest_column, crypto.text_digest(table, column, row.id, text, ring))
+            versions.not_a_change(row)  # the same text: only its digest is added
+            count += 1
+    return count
+
+
+@keys_cli.command("digests")
+def keys_digests():
+    """Add the keyed digest of step notes and referral messages stored without one."""
+    ring = crypto.keyring()
+    count = fill_digests(ring)
+    audit.record("digests_filled", object_type="key", detail={"values": count})
+    db.session.commit()
+    click.echo(f"{count} digests added.")
+
+
 @neighbourhood_cli.command("add")
 @click.argument("code")
 @click.argument("name")

@@ -20,6 +20,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,13 +98,16 @@ class KeyRing:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KeyRing:
+        """Read the key file; refuse it when group or others may read or write it."""
         path = Path(path)
         if not path.exists():
             raise KeyRingError(
                 f"key file {path} not found: create it with `flask --app app keys init`"
             )
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as fh:
+                check_private(path, os.fstat(fh.fileno()).st_mode)
+                data = json.loads(fh.read().decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise KeyRingError(f"cannot read key file {path}: {exc}") from exc
         return cls.from_dict(data)
@@ -171,23 +175,74 @@ def new_key_ring() -> KeyRing:
     return KeyRing([new_data_key()], secrets.token_bytes(32))
 
 
+PRIVATE_MODE = 0o600
+
+
+def check_private(path: str | os.PathLike, mode: int) -> None:
+    """Refuse a key file that group or others may read or write (any bit of 0o077)."""
+    if os.name == "posix" and mode & 0o077:
+        raise KeyRingError(
+            f"key file {path} is open to group or others (mode {stat.S_IMODE(mode):04o}): "
+            f"make it private with `chmod 600 {path}`"
+        )
+
+
+def _create_private(path: Path) -> int:
+    """A new file only its owner may read and write (0600, whatever the umask), never an
+    existing one and never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, PRIVATE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_MODE)
+    except (AttributeError, OSError):  # no fchmod (Windows): os.open's mode stands
+        pass
+    return fd
+
+
+def _sync_directory(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_key_file(path: str | os.PathLike, ring: KeyRing, *, overwrite: bool = False) -> None:
-    """Write the key ring readable by its owner only (0600), atomically when replacing."""
+    """Write the key ring readable by its owner only (0600), atomically when replacing.
+
+    Every file written here is created afresh with mode 0600: a temporary file left behind by
+    an interrupted run (perhaps with another mode) is removed first, never reused."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     payload = json.dumps(ring.to_dict(), indent=2).encode("utf-8")
     if not overwrite:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(_create_private(path), "wb") as fh:
             fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _sync_directory(path.parent)
         return
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        tmp.unlink()  # a leftover of an interrupted run: never written into
+    except FileNotFoundError:
+        pass
+    try:
+        fd = _create_private(tmp)
+    except FileExistsError as exc:
+        raise KeyRingError(f"temporary key file {tmp} appeared while writing: "
+                           "another key command is running?") from exc
     with os.fdopen(fd, "wb") as fh:
         fh.write(payload)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _sync_directory(path.parent)
 
 
 # -- access from the running app ---------------------------------------------------------
@@ -216,3 +271,46 @@ def unseal(table: str, column: str, row_id, token: str | None) -> str | None:
 
 def person_code_hash(raw: str) -> str:
     return keyring().person_code_hash(raw)
+
+
+# -- keyed digests of free text ------------------------------------------------------------
+# "Is this the text already stored?" is answered with a keyed hash kept beside the ciphertext,
+# never by opening the ciphertext: opening it outside an audited read would let anyone who may
+# send a value confirm a guess without the trace a reading leaves (an oracle). The digest key
+# derives from the pepper, which key rotation keeps, so digests outlive rotations; the digest is
+# bound to its table, column and row id like the ciphertext, so it says nothing about the same
+# text in another row.
+DIGEST_CONTEXT = b"relais|text-digest|v1"
+
+
+def normalise_text(text: str | None) -> str | None:
+    """The form in which free text is stored and compared: NFC, trimmed, blank is None."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFC", text).strip() or None
+
+
+def text_digest(table: str, column: str, row_id, text: str | None,
+                ring: KeyRing | None = None) -> str | None:
+    """HMAC-SHA256 of the normalised text under a key derived from the pepper, bound to one
+    cell. None for no text."""
+    text = normalise_text(text)
+    if text is None:
+        return None
+    ring = ring or keyring()
+    key = hmac.new(ring._pepper, DIGEST_CONTEXT, hashlib.sha256).digest()
+    message = associated_data(table, column, row_id) + b"\x00" + text.encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def same_text(table: str, column: str, row_id, token: str | None, digest: str | None,
+              text: str | None) -> bool:
+    """Whether `text` is the value sealed in `token`, decided without opening it: from the
+    digest kept beside it. A sealed value without a digest (older than digests) is never
+    "the same": the caller treats it as a change or a conflict, never as a match."""
+    text = normalise_text(text)
+    if token is None:
+        return text is None
+    if text is None or digest is None:
+        return False
+    return hmac.compare_digest(digest, text_digest(table, column, row_id, text))

@@ -218,11 +218,16 @@ def openapi_document() -> dict:
             "organisation": {"type": "integer"},
             "neighbourhood": {"type": "string"},
             "modality": CODE,
-            "message": {"type": ["string", "null"]},
+            "message": {"type": ["string", "null"],
+                        "description": "Only in GET /referrals/{id}: decrypted for the record "
+                                       "itself, and the reading is audited"},
+            "has_message": {"type": "boolean", "readOnly": True},
             "status": {"type": "string", "enum": ["proposed", "sent", "received", "closed"],
                        "readOnly": True},
             "outcome": {**NULLABLE_CODE, "readOnly": True},
-            "reply": {"type": ["string", "null"], "readOnly": True},
+            "reply": {"type": ["string", "null"], "readOnly": True,
+                      "description": "Only in GET /referrals/{id} (audited, like message)"},
+            "has_reply": {"type": "boolean", "readOnly": True},
             "created_at": MOMENT,
             "sent_at": {**MOMENT, "type": ["string", "null"]},
             "history": {"type": "array", "readOnly": True, "items": {
@@ -391,7 +396,8 @@ def openapi_document() -> dict:
                     **_error_responses(401)}}},
             "/referrals": {"get": {
                 "summary": "Referrals in the user's scope (team: its neighbourhoods; partner: "
-                           "those sent to its organisation)",
+                           "those sent to its organisation); has_message and has_reply, "
+                           "never the texts (read one referral for them: audited)",
                 "parameters": [{"name": "status", "in": "query", "required": False,
                                 "schema": {"type": "string"},
                                 "description": "One status or several, comma-separated"}],

@@ -109,13 +109,11 @@ def conflict(record, found: versions.Conflict):
 def _with_audit(record, status: int, message: str, body: dict):
     """An answer that shows a record's free text leaves a trace, like any note read."""
     kind = versions.kind_of(record)
-    shown = any((body.get(part) or {}).get(name) is not None
-                for part in ("current", "base", "yours") for name in kind.secrets)
+    # The stored versions were opened to be shown ("yours" is what the sender sent).
+    opened = [(body.get(part) or {}).get(name)
+              for part in ("current", "base") for name in kind.secrets]
     db.session.rollback()
-    if shown:
-        audit.record("note_read", obj=record, object_type=kind.name,
-                     detail={"via": f"api_{status}"})
-        db.session.commit()
+    audit.opened(record, *opened, object_type=kind.name, via=f"api_{status}")
     response = jsonify(error=message, **body)
     response.status_code = status
     return response

@@ -22,6 +22,8 @@ from ..bridges.service import (
     close_bridge,
     create_step,
     open_bridge,
+    open_step_notes,
+    step_sent_again,
 )
 from ..evaluation import dashboard, selection
 from ..extensions import db
@@ -50,6 +52,7 @@ from ..referrals.service import (
     change_status,
     clean_referral,
     create_referral,
+    open_texts,
     update_referral,
 )
 from ..validation import Checker, Invalid
@@ -131,12 +134,20 @@ def _put_once(model, record_id, payload, precondition, clean, create, update, se
         update(record, clean(body, record))
 
     if precondition.version is None:
-        record, _, current, yours = versions.trial(load, payload, apply)
+        try:
+            record, _, current, yours = versions.trial(load, payload, apply)
+        except Conflict:
+            db.session.rollback()
+            _compared(load(), payload)
+            raise
+        if precondition.create and versions.changed_fields(current, yours):
+            return preconditions.exists(record, current)  # shows the record: audited there
         if not versions.changed_fields(current, yours):
-            return preconditions.answer(serialize(record), record, 200)
-        if precondition.create:
-            return preconditions.exists(record, current)
-        return preconditions.required()
+            response = preconditions.answer(serialize(record), record, 200)
+        else:
+            response = preconditions.required()
+        _compared(load(), payload)
+        return response
     try:
         saved = versions.save(load, payload, precondition.version, apply,
                               via="overwrite" if precondition.version == versions.ANY else "api")
@@ -152,6 +163,17 @@ def _put_once(model, record_id, payload, precondition, clean, create, update, se
     body = serialize(saved.record)
     body["merged"] = saved.merged
     return preconditions.answer(body, saved.record, 200)
+
+
+def _compared(record, payload: dict) -> None:
+    """A resend without a version is answered "unchanged" (200) or refused (428, 409) after
+    comparing it with the stored record: when that comparison involves stored free text
+    (a note, a message), the answer tells whether a guess of it was right. Such a comparison
+    is audited like a reading, whatever its result."""
+    kind = versions.kind_of(record)
+    stored = [getattr(record, name) for name in kind.secrets
+              if name in payload and payload[name] not in (None, "")]
+    audit.opened(record, *stored, object_type=kind.name, via="api_compare")
 
 
 def _creator(model, apply, **fields):
@@ -250,8 +272,8 @@ def conflict(exc: Conflict):
     return jsonify(error=exc.message), 409
 
 
-def _partner_aware_json(referral: Referral) -> dict:
-    return referral_json(referral, for_partner=current_user.role == Role.PARTNER)
+def _partner_aware_json(referral: Referral, texts: dict | None = None) -> dict:
+    return referral_json(referral, for_partner=current_user.role == Role.PARTNER, texts=texts)
 
 
 @bp.get("/referrals")
@@ -272,7 +294,8 @@ def list_referrals():
 @role_required(Role.FIELD_WORKER, Role.PARTNER)
 def get_referral(referral_id):
     referral = get_scoped_or_404(Referral, referral_id)
-    return preconditions.answer(_partner_aware_json(referral), referral)
+    texts = open_texts(referral, via="api")  # the record itself: shown, audited
+    return preconditions.answer(_partner_aware_json(referral, texts), referral)
 
 
 @bp.put("/referrals/<uuid:referral_id>")
@@ -313,10 +336,7 @@ def list_bridges():
 @role_required(Role.FIELD_WORKER)
 def get_bridge(bridge_id):
     bridge = get_scoped_or_404(Bridge, bridge_id)
-    notes = {step.id: step.read_note() for step in bridge.steps}
-    if any(notes.values()):
-        audit.record("note_read", obj=bridge, detail={"via": "api"})
-        db.session.commit()
+    notes = open_step_notes(bridge, via="api")
     return preconditions.answer(bridge_json(bridge, notes=notes), bridge)
 
 
@@ -346,9 +366,7 @@ def get_bridge_step(bridge_id, step_id):
     if step.bridge_id != bridge_id:
         abort(404)
     note = step.read_note()
-    if note is not None:
-        audit.record("note_read", obj=step.bridge, detail={"via": "api", "step": str(step.id)})
-        db.session.commit()
+    audit.opened(step.bridge, note, via="api", detail={"step": str(step.id)})
     return preconditions.answer(step_json(step, note=note, include_note=True), step)
 
 
@@ -359,6 +377,10 @@ def put_bridge_step(bridge_id, step_id):
     step = db.session.get(BridgeStep, step_id)
     if step is not None and step.bridge_id != bridge_id:
         raise Conflict(_l("Cette étape appartient à un autre suivi-pont."))
+    if step is not None and not step.bridge.is_open:
+        # Sent again to a closed bridge: answered from the note's digest, nothing opened.
+        step_sent_again(step, clean_step(_json_object()))
+        return preconditions.answer(step_json(step), step)
 
     def create(new_id, clean):
         return create_step(get_scoped_or_404(Bridge, bridge_id), new_id, clean, current_user)

@@ -70,12 +70,14 @@ def organisation_json(organisation: Organisation) -> dict:
     }
 
 
-def referral_json(referral: Referral, *, for_partner: bool) -> dict:
+def referral_json(referral: Referral, *, for_partner: bool, texts: dict | None = None) -> dict:
     """A referral as its team sees it, or as the addressed partner sees it.
 
     The partner gets what it needs to take the person up and call the worker back, and
     nothing of the contact itself: no contact id (it would link referrals together), no
-    note, no person code.
+    note, no person code. The message and the reply are in it only when `texts` (decrypted
+    and audited, referrals.service.open_texts) is given: lists and write answers only say
+    whether there is one.
     """
     body = {
         "id": str(referral.id),
@@ -83,10 +85,10 @@ def referral_json(referral: Referral, *, for_partner: bool) -> dict:
         "organisation": referral.organisation_id,
         "neighbourhood": referral.neighbourhood.code,
         "modality": referral.modality,
-        "message": referral.read_message(),
+        "has_message": referral.message is not None,
         "status": referral.status,
         "outcome": referral.outcome,
-        "reply": referral.read_reply(),
+        "has_reply": referral.reply is not None,
         "created_at": iso(referral.created_at),
         "sent_at": iso(referral.sent_at),
         "history": [{"status": e.status, "outcome": e.outcome, "at": iso(e.at), "by": e.by_id,
@@ -94,6 +96,8 @@ def referral_json(referral: Referral, *, for_partner: bool) -> dict:
         "worker": {"id": referral.created_by_id, "name": referral.created_by.display_name,
                    "email": referral.created_by.email},
     }
+    if texts is not None:
+        body["message"], body["reply"] = texts["message"], texts["reply"]
     if for_partner:
         body["themes"] = referral.contact.codes("theme")
     else:

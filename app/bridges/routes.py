@@ -31,6 +31,7 @@ from .service import (
     open_bridge,
     open_bridges_led_by,
     open_bridges_of_team,
+    open_step_notes,
 )
 
 worker_only = role_required(Role.FIELD_WORKER)
@@ -113,12 +114,7 @@ def bridge(bridge_id):
 @worker_only
 def bridge_notes(bridge_id):
     found = get_scoped_or_404(Bridge, bridge_id)
-    notes = {step.id: step.read_note() for step in found.steps}
-    if any(notes.values()):
-        audit.record("note_read", obj=found, detail={"via": "bridge_page",
-                                                     "steps": sum(map(bool, notes.values()))})
-        db.session.commit()
-    return _render_bridge(found, notes=notes)
+    return _render_bridge(found, notes=open_step_notes(found, via="bridge_page"))
 
 
 @bp.post("/bridges/<uuid:bridge_id>/steps")

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 
-from .. import versions
+from .. import audit, crypto, versions
 from ..access import scoped
 from ..extensions import db
 from ..models import Bridge, BridgeHandover, BridgeStep, Contact, Organisation, User
@@ -160,21 +160,49 @@ def apply_step(step: BridgeStep, clean: dict) -> None:
     """Write a step's fields; a step may move its bridge's next step date."""
     bridge = step.bridge
     if not bridge.is_open:
-        if _same_step(step, clean):
-            return  # a retry of a step sent before the bridge was closed
-        raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
+        step_sent_again(step, clean)
+        return  # a retry of a step sent before the bridge was closed
     if clean.get("next_step_due") and clean["next_step_due"] != bridge.next_step_due:
         with versions.tracked(bridge, via="step"):
             bridge.next_step_due = clean["next_step_due"]
     step.occurred_on = clean["occurred_on"]
     step.kind = clean["kind"]
-    if step.read_note() != ((clean["note"] or "").strip() or None):
+    if not _same_note(step, clean.get("note")):
         step.set_note(clean["note"])
+
+
+def _same_note(step: BridgeStep, text: str | None) -> bool:
+    """Compared with the keyed digest beside the note, never by opening it (no unaudited
+    reading, no oracle); a note older than digests is never "the same"."""
+    return crypto.same_text(step.__tablename__, "note", step.id, step.note, step.note_digest,
+                            text)
 
 
 def _same_step(step: BridgeStep, clean: dict) -> bool:
     return (step.occurred_on == clean["occurred_on"] and step.kind == clean["kind"]
-            and step.read_note() == ((clean.get("note") or "").strip() or None))
+            and _same_note(step, clean.get("note")))
+
+
+def step_sent_again(step: BridgeStep, clean: dict) -> None:
+    """A step sent again once its bridge is closed: a retry of what was sent before the
+    closing is answered as done, anything else is refused (409).
+
+    Judged from the keyed digest beside the note, never by opening it, and a comparison
+    with a stored note is audited whatever its result: guessing a note this way leaves the
+    same trace as reading it. Nothing of the step is changed."""
+    same = _same_step(step, clean)
+    if step.note is not None and crypto.normalise_text(clean.get("note")) is not None:
+        audit.opened(step.bridge, step.note, via="compare", detail={"step": str(step.id)})
+    if not same:
+        raise Conflict(_l("Ce suivi-pont est clôturé : il ne prend plus d'étape."))
+
+
+def open_step_notes(bridge: Bridge, via: str) -> dict:
+    """Decrypt the notes of a bridge's steps for its team; the reading is audited."""
+    notes = {step.id: step.read_note() for step in bridge.steps}
+    audit.opened(bridge, *notes.values(), via=via,
+                 detail={"steps": sum(note is not None for note in notes.values())})
+    return notes
 
 
 def close_bridge(bridge: Bridge, payload: dict, user) -> bool:

@@ -93,7 +93,9 @@ class BridgeStep(Versioned, db.Model):
     author: Mapped[User] = relationship()
 
     def set_note(self, text: str | None) -> None:
-        self.note = crypto.seal(self.__tablename__, "note", self.id, (text or "").strip() or None)
+        text = (text or "").strip() or None
+        self.note = crypto.seal(self.__tablename__, "note", self.id, text)
+        self.note_digest = crypto.text_digest(self.__tablename__, "note", self.id, text)
 
     def read_note(self) -> str | None:
         return crypto.unseal(self.__tablename__, "note", self.id, self.note)

@@ -77,7 +77,9 @@ class Referral(RecordKeyed, Versioned, db.Model):
     )
 
     def set_message(self, text: str | None) -> None:
-        self.message = crypto.seal(self.__tablename__, "message", self.id, _blank_to_none(text))
+        text = _blank_to_none(text)
+        self.message = crypto.seal(self.__tablename__, "message", self.id, text)
+        self.message_digest = crypto.text_digest(self.__tablename__, "message", self.id, text)
 
     def read_message(self) -> str | None:
         return crypto.unseal(self.__tablename__, "message", self.id, self.message)

@@ -110,9 +110,7 @@ def apply_contact(contact: Contact, clean: dict) -> None:
 def open_note(contact: Contact, via: str) -> str | None:
     """Decrypt a contact's note for its team; every reading leaves an audit event."""
     note = contact.read_note()
-    if note is not None:
-        audit.record("note_read", obj=contact, detail={"via": via})
-        db.session.commit()
+    audit.opened(contact, note, via=via)
     return note
 
 

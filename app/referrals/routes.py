@@ -20,6 +20,7 @@ from .service import (
     change_status,
     clean_referral,
     create_referral,
+    open_texts,
     recent_outcomes,
 )
 
@@ -77,11 +78,13 @@ def my_referrals():
 
 
 def _referral_page(found: Referral, **context):
-    """The partner's page or the team's; only the team sees who changed what."""
+    """The partner's page or the team's; only the team sees who changed what. The page shows
+    the message and the reply: an audited reading."""
+    texts = open_texts(found, via="page")
     if current_user.role == Role.PARTNER:
-        return render_template("partners/referral.html", referral=found, **context)
+        return render_template("partners/referral.html", referral=found, **texts, **context)
     return render_template("referrals/referral.html", referral=found,
-                           changes=conflicts.history_of(found), **context)
+                           changes=conflicts.history_of(found), **texts, **context)
 
 
 @bp.get("/referrals/<uuid:referral_id>")

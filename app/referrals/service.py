@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from .. import versions
+from .. import audit, crypto, versions
 from ..access import scoped
 from ..extensions import db
 from ..models import (
@@ -109,7 +109,11 @@ def update_referral(referral: Referral, clean: dict) -> None:
     """A referral can be corrected while it is only proposed; once sent, it stays as sent."""
     if clean.get("send") and referral.status == "proposed":
         change_status(referral, referral.created_by, {"status": "sent"})
-    message_changes = "message" in clean and clean["message"] != referral.read_message()
+    # Compared with the keyed digest beside the message, never by opening it (no unaudited
+    # reading, no oracle); a message older than digests is never "the same".
+    message_changes = "message" in clean and not crypto.same_text(
+        referral.__tablename__, "message", referral.id, referral.message,
+        referral.message_digest, clean["message"])
     changes = (
         clean["contact"].id != referral.contact_id
         or clean["organisation"].id != referral.organisation_id
@@ -127,6 +131,15 @@ def update_referral(referral: Referral, clean: dict) -> None:
     referral.modality = clean["modality"]
     if "message" in clean:
         referral.set_message(clean["message"])
+
+
+def open_texts(referral: Referral, via: str) -> dict:
+    """Decrypt a referral's message and reply for the record's own page or API answer; the
+    reading is audited (lists only say whether there is a message or a reply)."""
+    texts = {"message": referral.read_message(), "reply": referral.read_reply()}
+    audit.opened(referral, *texts.values(), via=via,
+                 detail={"fields": [name for name, text in texts.items() if text is not None]})
+    return texts
 
 
 def _rank(status: str) -> int:
