@@ -188,36 +188,42 @@ CASES += [replace(case, headers=headers) for case in CASES if case.method == "PU
           for headers in PRECONDITIONS]
 
 
-@pytest.fixture
-def foreign(app, world):
-    """A contact (with a note) and an open outing of Marolles, made by its own worker."""
-    outsider = Api(app.test_client(), world.outsider.key)
+def _records(app, world, author, neighbourhood: str, secret: str) -> dict:
+    """One record of each kind in `neighbourhood`, made by `author` (a worker of it): a
+    contact with a note and a code, its outing, a bridge with a step note, a referral with
+    a message (sent to another organisation than the test partner's), a collective action."""
+    team = Api(app.test_client(), author.key)
     outing = new_id()
-    assert outsider.put(f"/outings/{outing}", {
-        "neighbourhood": "marolles", "kind": "maraude", "started_at": moment(60)
+    assert team.put(f"/outings/{outing}", {
+        "neighbourhood": neighbourhood, "kind": "maraude", "started_at": moment(60)
     }).status_code == 201
     contact = new_id()
-    assert outsider.put(f"/contacts/{contact}", contact_payload(
-        neighbourhood="marolles", outing=outing, note="SECRET-MAROLLES",
+    assert team.put(f"/contacts/{contact}", contact_payload(
+        neighbourhood=neighbourhood, outing=outing, note=secret,
         person_code="MAR-01")).status_code == 201
     bridge, step = new_id(), new_id()
-    assert outsider.put(f"/bridges/{bridge}", {"contact": contact}).status_code == 201
-    assert outsider.put(f"/bridges/{bridge}/steps/{step}", {
+    assert team.put(f"/bridges/{bridge}", {"contact": contact}).status_code == 201
+    assert team.put(f"/bridges/{bridge}/steps/{step}", {
         "occurred_on": "2026-01-04", "kind": "rencontre",
-        "note": "SECRET-MAROLLES step"}).status_code == 201
-    # Sent to another organisation than the test partner's.
+        "note": f"{secret} step"}).status_code == 201
     referral = new_id()
-    assert outsider.put(f"/referrals/{referral}", {
+    assert team.put(f"/referrals/{referral}", {
         "contact": contact, "organisation": world.other_org.id, "modality": "appel",
-        "message": "SECRET-MAROLLES message"}).status_code == 201
-    assert outsider.client.post(f"/api/v1/referrals/{referral}/status", json={
-        "status": "sent"}, headers={"X-CSRFToken": outsider.token}).status_code == 200
+        "message": f"{secret} message"}).status_code == 201
+    assert team.client.post(f"/api/v1/referrals/{referral}/status", json={
+        "status": "sent"}, headers={"X-CSRFToken": team.token}).status_code == 200
     action = new_id()
-    assert outsider.put(f"/collective-actions/{action}", {
-        "neighbourhood": "marolles", "mission": "communautaire", "occurred_on": "2026-01-04",
-        "participants": 12, "title": "SECRET-MAROLLES fête"}).status_code == 201
+    assert team.put(f"/collective-actions/{action}", {
+        "neighbourhood": neighbourhood, "mission": "communautaire", "occurred_on": "2026-01-04",
+        "participants": 12, "title": f"{secret} fête"}).status_code == 201
     return {"contact": contact, "outing": outing, "referral": referral,
             "organisation": world.cpas.id, "bridge": bridge, "step": step, "action": action}
+
+
+@pytest.fixture
+def foreign(app, world):
+    """Records of Marolles, made by its own worker."""
+    return _records(app, world, world.outsider, "marolles", "SECRET-MAROLLES")
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -273,3 +279,53 @@ def test_worker_lists_never_show_other_neighbourhoods(app, world, foreign):
         assert page.status_code == 200
         for key in ("contact", "outing", "referral", "bridge", "step", "action"):
             assert foreign[key] not in page.text
+
+
+def test_a_coordinator_gets_no_record_of_a_neighbourhood_they_coordinate(app, world):
+    """DESIGN §1 and §3: a coordinator reads counts only, never a single record, not even in
+    the neighbourhoods they coordinate (Colignon here): every route naming a record answers
+    as if it did not exist for them (404), shows nothing of it, changes nothing, and no
+    note is opened for them."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    from .helpers import row_counts
+
+    own = _records(app, world, world.worker, "colignon", "SECRET-COLIGNON")
+    client = app.test_client()
+    assert login(client, world.coordinator.key).status_code == 302
+    token = csrf_from(client.get("/logout").text)
+    before = row_counts(app)
+    kinds = ("contact", "outing", "referral", "bridge", "step", "action")
+    failures, tried = [], 0
+    for case in CASES:  # every route that names a record of the neighbourhood
+        named = case.url + repr(case.form) + repr(case.json)
+        if not any(f"{{{kind}}}" in named for kind in kinds):
+            continue
+        tried += 1
+        kwargs = {}
+        if case.form is not None:
+            kwargs["data"] = {**{k: v.format(**own) for k, v in case.form.items()},
+                              "csrf_token": token}
+        if case.json is not None:
+            kwargs["json"] = {k: v.format(**own) if isinstance(v, str) else v
+                              for k, v in case.json.items()}
+            kwargs["headers"] = {"X-CSRFToken": token, **(case.headers or {})}
+        response = client.open(case.url.format(**own), method=case.method, **kwargs)
+        if response.status_code != 404:
+            failures.append((case.method, case.url, case.headers, response.status_code))
+        assert "SECRET-COLIGNON" not in response.text, case.url
+        for kind in kinds:
+            assert own[kind] not in response.text, (case.url, kind)
+    assert failures == []
+    assert tried >= 30
+    after = row_counts(app)
+    after.pop("audit_event"), before.pop("audit_event")
+    assert after == before
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "note_read", AuditEvent.user_id == world.coordinator.id)) == 0
+    # What they do get for Colignon: its counts.
+    assert client.get("/evaluation?n=colignon").status_code == 200

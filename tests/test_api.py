@@ -173,8 +173,44 @@ def test_malformed_contact_answers_4xx_and_changes_nothing(worker_api, app, labe
     assert body["note"] == "garde" and body["themes"] == ["expulsion", "logement"]
 
 
-def test_malformed_list_has_at_least_twenty_kinds():
-    assert len(MALFORMED) >= 20
+# The field each malformed kind is refused on.
+MALFORMED_FIELD = {
+    "not json": "_body", "array body": "_body", "string body": "_body",
+    "empty object": "neighbourhood", "unknown neighbourhood": "neighbourhood",
+    "neighbourhood as number": "neighbourhood", "missing occurred_at": "occurred_at",
+    "occurred_at not a date": "occurred_at", "occurred_at without offset": "occurred_at",
+    "occurred_at in the future": "occurred_at", "occurred_at as number": "occurred_at",
+    "occurred_at too old": "occurred_at", "people_count zero": "people_count",
+    "people_count negative": "people_count", "people_count huge": "people_count",
+    "people_count as string": "people_count", "people_count as bool": "people_count",
+    "people_count as float": "people_count", "unknown theme": "themes",
+    "themes not a list": "themes", "themes with a number": "themes",
+    "term of another vocabulary": "place_type", "gender as list": "gender",
+    "unknown field": "name", "note too long": "note", "note not text": "note",
+    "note with NUL": "note", "person code too long": "person_code",
+    "person code only punctuation": "person_code", "person code as number": "person_code",
+    "outing not a uuid": "outing", "outing unknown": "outing", "outing as number": "outing",
+}
+
+
+def test_malformed_list_has_at_least_twenty_kinds(worker_api, app):
+    """Each malformed kind is sent to the API: each answers 422 with a message on its own
+    field, and the API tells at least twenty different mistakes apart."""
+    assert set(MALFORMED_FIELD) == {label for label, _ in MALFORMED}
+    answers = set()
+    for label, payload in MALFORMED:
+        kwargs = {"data": "{not json", "content_type": "application/json"} \
+            if payload is None else {}
+        response = worker_api.put(f"/contacts/{new_id()}", payload, **kwargs)
+        assert response.status_code == 422, (label, response.status_code)
+        errors = response.get_json()["errors"]
+        field = MALFORMED_FIELD[label]
+        messages = errors.get(field)
+        assert messages and all(isinstance(m, str) and m.strip() for m in messages), \
+            (label, errors)
+        answers.add((field, messages[0]))
+    assert len(answers) >= 20, answers
+    assert count(app, Contact) == 0
 
 
 def test_422_lists_every_bad_field(worker_api):
@@ -234,11 +270,29 @@ def test_malformed_outing_is_422(worker_api, world, app, change, field):
     assert count(app, Outing) == 0
 
 
-def test_outing_team_only_from_the_neighbourhood(worker_api, world):
-    payload = {"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(60),
-               "team": [world.outsider.id]}
-    response = worker_api.put(f"/outings/{new_id()}", payload)
-    assert response.status_code == 422
+def test_outing_team_only_from_the_neighbourhood(worker_api, world, app):
+    base = {"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(60)}
+    # Someone of another neighbourhood, alone or beside a colleague: refused, nothing stored.
+    for team in ([world.outsider.id], [world.colleague.id, world.outsider.id],
+                 [world.coordinator.id]):
+        refused = worker_api.put(f"/outings/{new_id()}", {**base, "team": team})
+        assert refused.status_code == 422, team
+        assert "team" in refused.get_json()["errors"]
+    assert count(app, Outing) == 0
+    # A colleague of the neighbourhood: stored, beside whoever recorded the outing.
+    outing_id = new_id()
+    assert worker_api.put(f"/outings/{outing_id}",
+                          {**base, "team": [world.colleague.id]}).status_code == 201
+    with app.app_context():
+        stored = db.session.get(Outing, uuid.UUID(outing_id))
+        assert sorted(u.id for u in stored.team) == sorted([world.worker.id,
+                                                            world.colleague.id])
+    # Changing it to take in an outsider is refused and leaves the team as it was.
+    changed = worker_api.edit(f"/outings/{outing_id}",
+                              {**base, "team": [world.colleague.id, world.outsider.id]})
+    assert changed.status_code == 422
+    assert sorted(worker_api.get(f"/outings/{outing_id}").get_json()["team"]) == \
+        sorted([world.worker.id, world.colleague.id])
 
 
 def test_vocabularies_with_etag(worker_api):

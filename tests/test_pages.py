@@ -88,15 +88,34 @@ def test_invalid_contact_form_redisplays_with_messages_and_keeps_input(client, w
         assert db.session.scalar(select(Contact.id)) is None
 
 
-def test_save_and_new_goes_back_to_an_empty_form(client, world):
+def test_save_and_new_goes_back_to_an_empty_form(client, world, app):
     _signed_in(client, world.worker.key)
     form = client.get("/contacts/new")
     occurred = re.search(r'name="occurred_at" type="datetime-local" value="([^"]+)"',
                          form.text).group(1)
     response = client.post("/contacts/new", data={
         "csrf_token": csrf_from(form.text), "neighbourhood": "brabant",
-        "occurred_at": occurred, "people_count": "1", "then": "another"})
+        "occurred_at": occurred, "people_count": "4", "themes": ["logement"],
+        "situations": ["risque_perte_logement"], "note": "NOTE-PREMIER-CONTACT",
+        "person_code": "ZAH 58", "then": "another"})
     assert response.location == "/contacts/new"
+    # The record is saved, as it was typed.
+    with app.app_context():
+        saved = db.session.scalars(select(Contact)).one()
+        assert (saved.neighbourhood.code, saved.people_count) == ("brabant", 4)
+        assert saved.codes("theme") == ["logement"]
+        assert saved.read_note() == "NOTE-PREMIER-CONTACT"
+    # The next form is empty: nothing of the contact just saved is carried over.
+    again = client.get(response.location)
+    assert again.status_code == 200
+    assert "NOTE-PREMIER-CONTACT" not in again.text
+    assert re.search(r'<textarea id="note" name="note"[^>]*></textarea>', again.text)
+    for ticked in ('value="logement" checked', 'value="risque_perte_logement" checked'):
+        assert ticked not in again.text  # the themes and situations are not carried over
+    assert re.search(r'name="people_count"[^>]*value="1"', again.text), "one person again"
+    new_moment = re.search(r'name="occurred_at" type="datetime-local" value="([^"]+)"',
+                           again.text)
+    assert new_moment is not None  # a fresh "now", not an empty field
 
 
 def test_contact_page_hides_the_note_until_asked_and_audits_reading(client, world, app):
