@@ -59,16 +59,50 @@ def create_app(test_config: dict | None = None, *, require_keys: bool = False) -
 
 
 def _resolve_instance_paths(app: Flask) -> None:
-    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # private when created here
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and ":memory:" not in uri:
         app.config["SQLALCHEMY_DATABASE_URI"] = prefix + os.path.join(
             app.instance_path, uri[len(prefix):]
         )
+    _create_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     keys_file = app.config["DATA_KEYS_FILE"]
     if not os.path.isabs(keys_file):
         app.config["DATA_KEYS_FILE"] = os.path.join(app.instance_path, keys_file)
+
+
+def _create_sqlite_file(uri: str) -> None:
+    """Create a new SQLite database file 0600 before SQLAlchemy opens it (SQLite itself
+    would create it 0644 under the usual umask). SQLite gives its -wal, -shm and -journal
+    files the mode of the database file, so they are private too. An existing file is left
+    as it is, with a warning when group or others may read it."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(uri)
+    except Exception:  # not a URL SQLAlchemy knows: it will say so itself
+        return
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:" \
+            or path.startswith("file:") or url.query.get("mode") == "memory":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = os.stat(path).st_mode
+        if os.name == "posix" and mode & 0o077:
+            log.warning("database file %s is open to group or others (mode %04o): "
+                        "`chmod 600 %s` makes it private", path, mode & 0o777, path)
+        return
+    except OSError:  # e.g. a missing folder: SQLAlchemy reports it when it connects
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    except (AttributeError, OSError):
+        pass
+    finally:
+        os.close(fd)
 
 
 def _postgres_options(app: Flask) -> None:

@@ -36,16 +36,33 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
 
-    # Sign-in lock: after this many consecutive failures an account is locked for a while.
-    LOGIN_MAX_FAILURES = 10
-    LOGIN_LOCK_MINUTES = 15
+    # Sign-in throttling (app/auth/throttle.py): failures slow down where they come from,
+    # so that nobody can lock an account's owner out from elsewhere. The account–address pair
+    # has LOGIN_PAIR_FREE_FAILURES failures (forgotten a day after the first), the address
+    # LOGIN_ADDRESS_FREE_FAILURES whatever the accounts (forgotten after an hour); from then
+    # on each failure makes them wait, the first delay then twice as long each time, up to
+    # the maximum. An account is locked for everyone only after LOGIN_ACCOUNT_FAILURE_LIMIT
+    # failures from wherever (many addresses), for LOGIN_ACCOUNT_LOCK_MINUTES or until an
+    # admin unlocks it.
+    LOGIN_PAIR_FREE_FAILURES = 5
+    LOGIN_PAIR_MEMORY_SECONDS = 24 * 3600
+    LOGIN_ADDRESS_FREE_FAILURES = 20
+    LOGIN_ADDRESS_MEMORY_SECONDS = 3600
+    LOGIN_THROTTLE_FIRST_DELAY_SECONDS = 30
+    LOGIN_THROTTLE_MAX_DELAY_SECONDS = 15 * 60
+    LOGIN_ACCOUNT_FAILURE_LIMIT = "100 per hour"
+    LOGIN_ACCOUNT_LOCK_MINUTES = 60
 
-    # Per-address limit on sign-in attempts, on top of the per-account lock: it slows down
-    # trying one password on many accounts. A team behind one office address stays far below.
+    # Per-address limit on sign-in requests (right or wrong), on top of the throttling.
+    # A team behind one office address stays far below.
     LOGIN_RATE_LIMIT = "30 per minute;300 per hour"
-    # memory:// for one process; redis://host:6379/0 when several workers or hosts serve.
+    # Every sign-in counter lives in this store: memory:// only when one process serves
+    # (wsgi.py refuses it otherwise unless RATELIMIT_SINGLE_PROCESS is set), redis://host:6379/0
+    # when several workers or hosts serve.
     RATELIMIT_STORAGE_URI = "memory://"
-    # If Redis is down, let people sign in (the per-account lock still holds) and log it.
+    RATELIMIT_SINGLE_PROCESS = False
+    # If Redis is down, let people sign in and log it (accounts with 100 failures since their
+    # last sign-in still wait: that count is in the database).
     RATELIMIT_SWALLOW_ERRORS = True
     RATELIMIT_HEADERS_ENABLED = False
 

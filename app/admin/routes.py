@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import audit, conflicts
 from ..access import role_required
+from ..auth import throttle
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
 from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
@@ -28,8 +29,11 @@ def admin_home():
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     neighbourhoods = db.session.scalars(select(Neighbourhood).order_by(Neighbourhood.name)).all()
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc()).limit(30)).all()
+    now = local_now()
+    # Locked for everyone after many failures from many addresses (app/auth/throttle.py).
+    locked = [u for u in users if u.locked_until is not None and u.locked_until > now]
     return render_template("admin/admin_home.html", users=users, neighbourhoods=neighbourhoods,
-                           events=events, now=local_now())
+                           events=events, locked=locked, now=now)
 
 
 @bp.post("/admin/users/<int:user_id>/unlock")
@@ -40,6 +44,7 @@ def unlock_user(user_id):
         abort(404)
     user.locked_until = None
     user.failed_logins = 0
+    throttle.unlock(user.email)  # the lock kept in the limiter's store, for every address
     audit.record("user_unlocked", obj=user)
     db.session.commit()
     flash(_("Compte débloqué."), "success")

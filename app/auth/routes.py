@@ -17,7 +17,7 @@ from .. import audit
 from ..extensions import db, limiter
 from ..models import User
 from ..web import is_safe_redirect
-from . import bp
+from . import bp, throttle
 from .forms import LoginForm
 from .passwords import burn_time, hash_password, needs_rehash, verify_password
 
@@ -27,29 +27,40 @@ def _find_user(email: str) -> User | None:
 
 
 def attempt_login(email: str, password: str) -> User | None:
-    """Check credentials, count failures and lock; return the user on success."""
+    """Check credentials under the sign-in throttle (app/auth/throttle.py); return the user
+    on success, None for a wrong password or an unknown account.
+
+    An attempt that must wait (its address, its account–address pair, or the account locked
+    for everyone) raises throttle.SignInThrottled, a 429 "try later", before any password is
+    checked: alike for unknown and known accounts, so neither the answer nor its timing
+    tells which accounts exist.
+    """
     now = datetime.now(UTC)
     config = current_app.config
     user = _find_user(email)
+    attempt = throttle.Attempt.of(email)
+    refused = throttle.refusal(attempt, user, now)
+    if refused is not None:
+        audit.record_now("login_failed", user=user, detail={"reason": refused})
+        raise throttle.SignInThrottled()
     if user is None or not user.active:
         burn_time(password)
+        throttle.failed(attempt)  # unknown accounts are throttled and locked alike
         audit.record_now("login_failed", user=user, detail={"reason": "unknown_or_inactive"})
         return None
-    if user.locked_until and user.locked_until > now:
-        burn_time(password)
-        audit.record_now("login_failed", user=user, detail={"reason": "locked"})
-        return None
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
+        user.failed_logins += 1  # since the last sign-in: the admin page shows it
         audit.record("login_failed", user=user, detail={"reason": "password",
                                                         "count": user.failed_logins})
-        if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-            audit.record("account_locked", user=user,
-                         detail={"minutes": config["LOGIN_LOCK_MINUTES"]})
+        if throttle.failed(attempt):
+            minutes = config["LOGIN_ACCOUNT_LOCK_MINUTES"]
+            user.locked_until = now + timedelta(minutes=minutes)
+            audit.record("account_locked", user=user, obj=user,
+                         detail={"minutes": minutes,
+                                 "failures": config["LOGIN_ACCOUNT_FAILURE_LIMIT"]})
         db.session.commit()
         return None
+    throttle.succeeded(attempt)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
