@@ -1,4 +1,14 @@
-"""The installable, offline-capable app: manifest, service worker and offline page."""
+"""The installable, offline-capable app: manifest, service worker and offline pages.
+
+The phone keeps a few pages for use without network (``OFFLINE_PAGES``); they show a person's
+day, so they are kept per person *and* per session. Every response (but static files and
+this module's shared pages) says whose session it was answered in, in the header
+``X-Relais-Binding: KEY|USER_ID|ENDS_AT`` (``KEY`` the session's opaque offline key,
+``ENDS_AT`` in seconds since the epoch, UTC), or ``-`` when nobody is signed in; signed-in
+pages also carry it in ``<meta name="relais-binding">``. The service worker keeps pages in a
+cache named after the key, drops every other person's pages when it sees another key or a
+signed-out answer, and serves nothing after ``ENDS_AT`` (docs/offline.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
 bp = Blueprint("pwa", __name__)
@@ -15,6 +25,56 @@ STATIC = Path(__file__).resolve().parent / "static"
 # release replaces the old cache.
 SHELL_ASSETS = ("css/app.css", "js/app.js", "js/queue.js", "js/offline.js", "icons/icon.svg",
                 "icons/icon-192.png", "icons/icon-512.png")
+
+
+BINDING_HEADER = "X-Relais-Binding"
+# Answers that are the same for everybody and kept in the shared shell: no binding in them.
+_SHARED_ENDPOINTS = ("static", "pwa.service_worker", "pwa.manifest", "pwa.offline")
+
+
+@bp.app_template_global()
+def relais_binding() -> str:
+    """``KEY|USER_ID|ENDS_AT`` of the current request's session, "" when nobody is signed in."""
+    if "relais_binding" not in g:
+        g.relais_binding = _binding()
+    return g.relais_binding
+
+
+def _binding() -> str:
+    try:  # imported here: the sessions module imports the app's models
+        from .auth import sessions
+        sessions.offline_key  # noqa: B018
+    except (ImportError, AttributeError):  # TEMPORARY until server-side sessions land
+        return _cookie_binding()
+    record = sessions.current_record()
+    if record is None or record.user_id is None:
+        return ""
+    key = sessions.offline_key(record)
+    if not key:
+        return ""
+    return f"{key}|{record.user_id}|{int(sessions.ends_at(record).timestamp())}"
+
+
+def _cookie_binding() -> str:
+    import hmac
+    from datetime import UTC, datetime
+
+    from flask import session
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return ""
+    key = hmac.new(current_app.secret_key.encode(), f"{current_user.id}:{session.get('_id')}"
+                   .encode(), hashlib.sha256).hexdigest()[:32]
+    ends = datetime.now(UTC) + current_app.config["PERMANENT_SESSION_LIFETIME"]
+    return f"{key}|{current_user.id}|{int(ends.timestamp())}"
+
+
+@bp.after_app_request
+def binding_header(response: Response) -> Response:
+    if request.endpoint not in _SHARED_ENDPOINTS and BINDING_HEADER not in response.headers:
+        response.headers[BINDING_HEADER] = relais_binding() or "-"
+    return response
 
 
 def shell_version() -> str:
@@ -59,7 +119,8 @@ def service_worker():
     the worker's bytes and the browser installs the new one."""
     config = {"version": shell_version(), "pages": list(current_app.config["OFFLINE_PAGES"]),
               "assets": [url_for("static", filename=name) for name in SHELL_ASSETS]
-              + [url_for("pwa.manifest"), url_for("pwa.offline")]}
+              + [url_for("pwa.manifest"), url_for("pwa.offline"),
+                 url_for("pwa.offline", session="ended")]}
     body = (STATIC / "sw.js").read_text(encoding="utf-8").replace(
         "__RELAIS_CONFIG__", json.dumps(config))
     response = Response(body, mimetype="text/javascript")
@@ -70,5 +131,10 @@ def service_worker():
 
 @bp.get("/offline")
 def offline():
-    """What a page that was never kept shows without network."""
+    """What a page that was never kept shows without network; with ``?session=ended``, what
+    the phone shows without network when no session is open on it, or the one that was has
+    ended (the pages kept for a person are never shown then). Both are kept in the shared
+    shell, so they name nobody: their templates stand alone, without the signed-in layout."""
+    if request.args.get("session") == "ended":
+        return render_template("offline_signed_out.html")
     return render_template("offline.html")

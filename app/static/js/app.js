@@ -79,3 +79,15 @@
     input.addEventListener("change", lookup);
   });
 })();
+
+// A shared phone: the page says whose session it was made in (empty when nobody is signed
+// in), so that the service worker drops another person's or session's kept pages even when
+// it did not see this page come (a first visit, a forced reload). It never keeps anything
+// because of this message.
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="relais-binding"]');
+  var sw = navigator.serviceWorker;
+  if (!meta || !sw || !sw.controller) { return; }
+  sw.controller.postMessage({ binding: meta.content || null });
+})();

@@ -22,8 +22,10 @@
   }
 
   function refresh() {
-    return Q.all().then(function (items) {
-      items = items.filter(function (item) { return item.userId === userId; });
+    return Q.all().then(function (all) {
+      // A colleague's records (a shared phone) are listed, never sent nor changed from here:
+      // they wait for their author's next sign-in.
+      var items = all.filter(function (item) { return item.userId === userId; });
       var toResolve = items.filter(function (i) { return i.status === "to-resolve"; }).length;
       var badge = document.getElementById("queue-badge");
       if (badge) {
@@ -44,7 +46,7 @@
         var auth = items.some(function (i) { return i.status === "auth"; });
         banner.hidden = !auth;
       }
-      renderPanel(items);
+      renderPanel(items, all.length - items.length);
       if (toResolve && navigator.onLine && !labelsKept) {
         labelsKept = true;
         Q.keepLabels();
@@ -58,12 +60,19 @@
                  error: "À corriger", blocked: "Refusé par le serveur",
                  "to-resolve": "À résoudre" };
 
-  function renderPanel(items) {
+  function renderPanel(items, others) {
     var panel = document.getElementById("queue-panel");
     if (!panel) { return; }
-    panel.hidden = items.length === 0 || !!screen;  // the comparison screen stands alone
+    // The comparison screen stands alone.
+    panel.hidden = (items.length === 0 && !others) || !!screen;
     var list = panel.querySelector("ul");
     list.textContent = "";
+    if (others) {  // what they are is the author's: only how many wait for them
+      list.appendChild(el("li", { "class": "queue-item queue-other-author" },
+        others + (others > 1 ? " enregistrements attendent leur auteur·e : ils partiront"
+                             : " enregistrement attend son auteur·e : il partira") +
+        " à sa prochaine connexion sur ce téléphone."));
+    }
     items.forEach(function (item) {
       var li = el("li", { "class": "queue-item queue-" + item.status, "data-id": item.id });
       li.appendChild(el("strong", {}, item.label));
@@ -103,7 +112,8 @@
   document.querySelectorAll("[data-queue-send]").forEach(function (button) {
     button.addEventListener("click", function () {
       Q.all().then(function (items) {
-        return Promise.all(items.map(function (i) {
+        return Promise.all(items.filter(function (i) { return i.userId === userId; })
+                           .map(function (i) {
           return Q.save(i, function (stored) {
             if (stored.status === "blocked" || stored.status === "to-resolve") { return false; }
             stored.status = "waiting";
@@ -585,10 +595,16 @@
       }
     });
     form.addEventListener("submit", function () {
+      // This person's pages and the data go at once; the shell, which names nobody, stays.
       if (window.caches) {
         caches.keys().then(function (keys) {
-          keys.forEach(function (key) { caches.delete(key); });
+          keys.forEach(function (key) {
+            if (key.indexOf("relais-shell-") !== 0) { caches.delete(key); }
+          });
         });
+      }
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) {
+        navigator.serviceWorker.controller.postMessage("forget");
       }
     });
   });

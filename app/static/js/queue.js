@@ -136,11 +136,14 @@
       return fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store",
                                    headers: { Accept: "application/json" } })
         .then(function (response) {
+          // In the service worker: the answer also says whose pages it may keep.
+          if (scope.relaisObserve) { scope.relaisObserve(response); }
           if (response.status === 401) { result.auth = true; return null; }
           return response.ok ? response.json() : null;
         }, function () { result.offline = true; return null; })
         .then(function (me) {
           if (!me) { return markAuth(items, result); }
+          // Only the author's session sends a record: a colleague's waits for them, as it is.
           var mine = items.filter(function (item) { return item.userId === me.id; });
           return sendEach(mine, me.csrf_token, result);
         });
