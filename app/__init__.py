@@ -168,6 +168,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message = None
     # "basic", not "strong": a phone changes address between wifi and 4G mid-maraude.
     login_manager.session_protection = "basic"
+    from .auth import sessions
+
+    sessions.init_app(app)  # sessions kept on the server: the cookie holds only a token
 
     from . import (
         models,  # noqa: F401  (register every model on the metadata)

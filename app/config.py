@@ -31,6 +31,19 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 
+    # --- Sessions kept on the server (app/auth/sessions.py) ---------------------------------
+    # The cookie holds only a random token; the session is a database row, deleted on
+    # sign-out. A session unused for SESSION_IDLE_MINUTES is refused: 12 hours, because a
+    # maraude runs late and a phone may stay in a pocket for hours between two contacts.
+    # Whatever its use, a session ends SESSION_MAX_HOURS after sign-in: 7 days bounds how long
+    # a stolen cookie kept busy can serve and asks for the password once a week; being whole
+    # days, the end falls at the time of day of the sign-in (usually the start of a shift),
+    # not in the middle of a maraude. last_seen_at is written at most once a minute, so the
+    # idle timeout is exact to the minute.
+    SESSION_IDLE_MINUTES = 12 * 60
+    SESSION_MAX_HOURS = 7 * 24
+    # --- end of sessions ------------------------------------------------------------------
+
     # CSRF tokens live as long as the session: a worker may keep a form open for hours
     # on a maraude before submitting it.
     WTF_CSRF_TIME_LIMIT = None

@@ -284,8 +284,8 @@ HEADERS = [{}, {"If-None-Match": "*"}, {"If-Match": '"1"'}, {"If-Match": '"2"'},
 def test_out_of_scope_is_404_whatever_the_headers(team, app, world, kind):
     outsider = Api(app.test_client(), world.outsider.key)
     made = team.create(kind, where="marolles", api=outsider)
-    before = everything(app, kind, made)
-    strangers = [team.amina, Api(app.test_client(), world.partner.key)]
+    strangers = [team.amina, Api(app.test_client(), world.partner.key)]  # signed in before
+    before = everything(app, kind, made)  # (signing in adds a session row)
     changed = made.with_(**{made.other[0]: made.other[1]})
     for api in strangers:
         for headers in [*HEADERS, *MALFORMED[1::3]]:

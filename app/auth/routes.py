@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from .. import audit
 from ..extensions import db, limiter
 from ..models import User
 from ..web import is_safe_redirect
-from . import bp, throttle
+from . import bp, sessions, throttle
 from .forms import LoginForm
 from .passwords import burn_time, hash_password, needs_rehash, verify_password
 
@@ -81,12 +81,8 @@ def login():
     if form.validate_on_submit():
         user = attempt_login(form.email.data, form.password.data)
         if user is not None:
-            lang = session.get("lang")
-            session.clear()  # a fresh session on sign-in: no fixation
-            if lang:
-                session["lang"] = lang
+            sessions.start(user)  # a new session row and token: no fixation
             login_user(user)
-            session.permanent = True
             target = request.args.get("next")
             return redirect(target if is_safe_redirect(target) else url_for("core.home"))
         failed = True
@@ -104,9 +100,6 @@ def logout():
         audit.record("logout")
         db.session.commit()
         logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    sessions.end()  # the row is deleted: a saved copy of the cookie opens nothing
     flash(_("Vous êtes déconnecté·e."), "info")
     return redirect(url_for("auth.login"))

@@ -112,6 +112,25 @@ class LiveServer:
 
         return self._stored(CollectiveAction, action_id)
 
+    def expire_sessions(self, email: str) -> None:
+        """The person's sessions pass their idle time on the server; the browser keeps its
+        cookie, which now opens nothing (app/auth/sessions.py)."""
+        from datetime import UTC, datetime, timedelta
+
+        from sqlalchemy import func, select, update
+
+        from app.auth import sessions
+        from app.models import User, UserSession
+
+        with self.app.app_context():
+            user_id = db.session.scalar(select(User.id).where(func.lower(User.email) == email))
+            idle = sessions.idle_timeout() + timedelta(minutes=1)
+            done = db.session.execute(update(UserSession).where(UserSession.user_id == user_id)
+                                      .values(last_seen_at=datetime.now(UTC) - idle))
+            assert done.rowcount, f"no session row for {email}"
+            db.session.commit()
+            db.session.remove()
+
     def contact_count(self) -> int:
         from sqlalchemy import func, select
 

@@ -96,7 +96,7 @@ def test_session_expired_while_offline(phone, live_server):
     before = live_server.contact_count()
     page.context.set_offline(True)
     record_contact(page)
-    page.context.clear_cookies()  # the session is gone while the phone was offline
+    live_server.expire_sessions(WORKER)  # the session ends while the phone is offline
     page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     page.wait_for_selector("#queue-banner:not([hidden])")
