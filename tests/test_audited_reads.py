@@ -186,7 +186,7 @@ def _raw(app, table: str, *columns: str, row_id=None) -> list:
     """Columns read as stored, with SQL: no model method in between."""
     query = sa.select(*map(sa.column, columns)).select_from(sa.table(table))
     if row_id is not None:
-        query = query.where(sa.column("id") == _db_id(app, row_id))
+        query = query.where(sa.column("id", sa.Uuid) == uuid.UUID(str(row_id)))
     with app.app_context():
         return [tuple(row) for row in db.session.execute(query)]
 
@@ -199,13 +199,6 @@ def _assert_sealed(app, table: str, column: str, row_id, plaintext: str) -> None
         assert crypto.unseal(table, column, row_id, token) == plaintext
         with pytest.raises(crypto.DecryptionError):
             crypto.unseal(table, column, uuid.uuid4(), token)
-
-
-def _db_id(app, row_id) -> str:
-    # UUIDs are stored as 32 hex digits on SQLite, as uuid on PostgreSQL.
-    with app.app_context():
-        hexed = db.engine.dialect.name == "sqlite"
-    return uuid.UUID(str(row_id)).hex if hexed else str(row_id)
 
 
 def _form(client, page: str) -> str:
