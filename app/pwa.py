@@ -41,33 +41,13 @@ def relais_binding() -> str:
 
 
 def _binding() -> str:
-    try:  # imported here: the sessions module imports the app's models
-        from .auth import sessions
-        sessions.offline_key  # noqa: B018
-    except (ImportError, AttributeError):  # TEMPORARY until server-side sessions land
-        return _cookie_binding()
+    from .auth import sessions  # imported here: the sessions module imports the app's models
+
     record = sessions.current_record()
-    if record is None or record.user_id is None:
-        return ""
-    key = sessions.offline_key(record)
+    key = sessions.offline_key(record) if record is not None else None
     if not key:
         return ""
     return f"{key}|{record.user_id}|{int(sessions.ends_at(record).timestamp())}"
-
-
-def _cookie_binding() -> str:
-    import hmac
-    from datetime import UTC, datetime
-
-    from flask import session
-    from flask_login import current_user
-
-    if not current_user.is_authenticated:
-        return ""
-    key = hmac.new(current_app.secret_key.encode(), f"{current_user.id}:{session.get('_id')}"
-                   .encode(), hashlib.sha256).hexdigest()[:32]
-    ends = datetime.now(UTC) + current_app.config["PERMANENT_SESSION_LIFETIME"]
-    return f"{key}|{current_user.id}|{int(ends.timestamp())}"
 
 
 @bp.after_app_request
