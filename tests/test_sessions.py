@@ -137,7 +137,25 @@ def test_an_unknown_token_is_an_anonymous_visitor(client, world):
     _replay(client, "x" * 43)
     response = client.get("/today")
     assert response.status_code == 302
-    assert "session=;" in response.headers.get("Set-Cookie", "")  # the browser forgets it
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_an_answer_to_an_old_cookie_does_not_clear_a_newer_one(app, client, world, worker_api):
+    """On a phone, the queue may still ask with the ended session's cookie while the sign-in
+    page has already set a new one: the late answer must not clear the new cookie (the
+    sign-in form would then fail for a lost CSRF token)."""
+    old = _token(worker_api.client)
+    worker_api.client.post("/logout", headers={"X-CSRFToken": worker_api.token})
+    fresh = app.test_client()
+    page = fresh.get("/login")
+    queue = app.test_client()  # the same phone, a request sent with the old cookie
+    _replay(queue, old)
+    late = queue.get("/api/v1/me")
+    assert late.status_code == 401
+    assert "Set-Cookie" not in late.headers  # nothing that would replace the new cookie
+    signed_in = fresh.post("/login", data={"email": world.worker.key, "password": PASSWORD,
+                                           "csrf_token": csrf_from(page.text)})
+    assert signed_in.status_code == 302
 
 
 def test_idle_timeout(app, client, world, worker_api):

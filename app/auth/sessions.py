@@ -142,8 +142,11 @@ class ServerSessionInterface(SessionInterface):
         if not session:
             if record_id is not None:
                 _write([delete(UserSession).where(UserSession.id == record_id)])
-            if record_id is not None or session.stale:
+            if record_id is not None:
                 self._forget(app, response)
+            # A cookie that opened nothing is left alone: the browser may already hold a
+            # newer one, set by an answer that overtook this one (a sign-in page loaded while
+            # the phone's queue was asking with the old cookie); clearing would clear that.
             return
         try:
             if record_id is None:
