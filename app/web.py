@@ -54,7 +54,7 @@ ERROR_MESSAGES = {
     404: _l("Cette page n'existe pas ou ne vous est pas accessible."),
     405: _l("Cette action n'est pas permise ici."),
     413: _l("Les données envoyées sont trop volumineuses."),
-    429: _l("Trop d'essais depuis cette connexion. Attendez quelques minutes et réessayez."),
+    429: _l("Trop d'essais. Attendez quelques minutes et réessayez."),
     422: _l("Certaines données ne sont pas valides."),
     500: _l("Une erreur est survenue. Rien n'a été enregistré ; réessayez dans un instant."),
     503: _l("Le service n'est pas prêt : les clés de chiffrement ne sont pas configurées."),

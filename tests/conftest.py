@@ -142,6 +142,11 @@ class World:
 
 @pytest.fixture
 def world(app):
+    from app.extensions import limiter
+
+    # Sign-in counters live in the limiter's store (memory or Redis), which outlives a test:
+    # a failed sign-in in one test must not slow down the next one's.
+    limiter.reset()
     with app.app_context():
         _empty_database()
         built = World()

@@ -50,7 +50,7 @@ def test_unknown_email_and_wrong_password_look_the_same(client, world, app):
 # -- throttling instead of a lock (app/auth/throttle.py) ---------------------------------------
 OUTSIDER_ADDRESS = "203.0.113.9"
 OWNER_ADDRESS = "198.51.100.7"
-TRY_LATER = "essais depuis cette connexion"
+TRY_LATER = "Attendez quelques minutes"
 
 
 @pytest.fixture(autouse=True)
@@ -423,7 +423,7 @@ def test_sign_in_attempts_are_limited_per_address(app, client, world):
         assert statuses == [401, 401, 401, 429]
         blocked = login(client, world.worker.key)  # even the right password waits
         assert blocked.status_code == 429
-        assert "essais depuis cette connexion" in blocked.text
+        assert "Attendez quelques minutes" in blocked.text
         assert client.get("/login").status_code == 200  # the page itself stays reachable
     finally:
         app.config["LOGIN_RATE_LIMIT"] = "100000 per minute"

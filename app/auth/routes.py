@@ -1,4 +1,5 @@
-"""Sign-in with a per-account lock, and sign-out.
+"""Sign-in, throttled where failures come from (app.auth.throttle), and sign-out; the
+session itself is kept on the server (app.auth.sessions).
 
 The same message answers an unknown email, a wrong password and a locked account, so the
 form tells nobody which accounts exist.
