@@ -5,7 +5,6 @@ environment variables (``app.config.from_prefixed_env()``), e.g.
 ``FLASK_SQLALCHEMY_DATABASE_URI`` or ``FLASK_DATA_KEYS_FILE``.
 """
 
-from datetime import timedelta
 
 
 class Defaults:
@@ -29,7 +28,6 @@ class Defaults:
     REMEMBER_COOKIE_SECURE = True
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 
     # --- Sessions kept on the server (app/auth/sessions.py) ---------------------------------
     # The cookie holds only a random token; the session is a database row, deleted on
