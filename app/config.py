@@ -6,7 +6,6 @@ environment variables (``app.config.from_prefixed_env()``), e.g.
 """
 
 
-
 class Defaults:
     # Overridden by instance/config.py (written by `make run`) or FLASK_SECRET_KEY. Left empty
     # on purpose: create_app() refuses to start without a real secret outside testing.
