@@ -64,6 +64,12 @@ CASES = [
          form={"email": "nobody@test.be", "password": "wrong-password"}),
     Case("auth.logout", "GET", "/logout", {"anonymous": 302, "*": 200}),
     Case("auth.logout", "POST", "/logout", {"*": 302}, form={}),
+    Case("auth.account", "GET", "/account", {"anonymous": 302, "*": 200}),
+    # Another person's session, or one that does not exist: 404 for everybody signed in.
+    Case("auth.end_session", "POST", "/account/sessions/end", {"anonymous": 302, "*": 404},
+         form={"session": "0" * 24}),
+    Case("auth.end_other_sessions", "POST", "/account/sessions/end-others",
+         {"anonymous": 302, "*": 302}, form={}),
     Case("outreach.today", "GET", "/today", _only("field_worker", 200)),
     Case("outreach.start_outing", "POST", "/outings", _only("field_worker", 403),
          form={"neighbourhood": "marolles", "kind": "maraude"}),

@@ -284,6 +284,12 @@ def offline_key(record: UserSession | None = None) -> str | None:
     return hashlib.sha256(f"{record.id}:offline".encode()).hexdigest()[:32]
 
 
+def public_id(record: UserSession) -> str:
+    """How a page names a session (to end it): derived from the row id, never the row id
+    itself, so that nothing that identifies a session's token appears in a page or a form."""
+    return hashlib.sha256(f"{record.id}:public".encode()).hexdigest()[:24]
+
+
 def sessions_of(user_id: int) -> list[UserSession]:
     """The open (unexpired) sessions of a person, the most recently used first."""
     return list(db.session.scalars(
