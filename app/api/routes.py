@@ -438,7 +438,7 @@ def put_collective_action(action_id):
 def indicators():
     chosen = selection.read(request.args, strict=True)
     k = dashboard.suppression_k()
-    perturbed = not dashboard.exact_for(current_user)
+    perturbed = not selection.inside_the_team(current_user)
     figures = dashboard.indicator_figures([n.id for n in chosen.neighbourhoods],
                                           chosen.period, k, perturbed)
     audit.record("export", object_type="evaluation", detail={

@@ -178,31 +178,29 @@ def _added_up(parts, additive) -> Totals:
     return result
 
 
-def _add(table: dict, key, encoded: list[int], sign: int) -> None:
-    """table[key] += sign × [n, keys], in place."""
-    total = table.get(key)
+def _pair_plus(total: list[int] | None, pair: list[int], sign: int) -> list[int]:
+    """total + sign × [n, keys]: added in place into `total`, or a new list when there is none
+    yet (never one of the block's own lists, which stay as read)."""
     if total is None:
-        table[key] = [sign * encoded[0], sign * encoded[1]]
-    else:
-        total[0] += sign * encoded[0]
-        total[1] += sign * encoded[1]
+        return [sign * pair[0], sign * pair[1]]
+    total[0] += sign * pair[0]
+    total[1] += sign * pair[1]
+    return total
+
+
+def _add(table: dict, key, encoded: list[int], sign: int) -> None:
+    table[key] = _pair_plus(table.get(key), encoded, sign)
 
 
 def _plus(total, value, sign: int):
     """total + sign × value for an encoded figure (engine.encode): a number, [n, keys] or a
-    rate's two of them; `total` is None at first and is never one of the block's own lists."""
+    rate's two of them; `total` is None at first."""
     if not isinstance(value, list):
         return (total or 0) + sign * value
     if isinstance(value[0], list):
-        total = total or [[0, 0], [0, 0]]
-        for part, added in zip(total, value, strict=True):
-            part[0] += sign * added[0]
-            part[1] += sign * added[1]
-        return total
-    total = total or [0, 0]
-    total[0] += sign * value[0]
-    total[1] += sign * value[1]
-    return total
+        return [_pair_plus(part, added, sign)
+                for part, added in zip(total or (None, None), value, strict=True)]
+    return _pair_plus(total, value, sign)
 
 
 def _zero(indicator):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from .. import vocab
 from ..extensions import db
-from ..models import Indicator, Neighbourhood, Objective, Role
+from ..models import Indicator, Neighbourhood, Objective
 from . import blocks, perturbation
 from .engine import Period
 from .perturbation import ZERO, Tally
@@ -181,7 +181,7 @@ def outcome_category_table(totals: blocks.Totals, k: int, perturbed: bool = True
 def build(neighbourhoods: list[Neighbourhood], period: Period, *,
           perturbed: bool = True) -> Dashboard:
     """Every figure of the neighbourhoods over the period; `perturbed` unless the figures
-    stay within the team that can read the records (see `exact_for`)."""
+    stay within the team that can read the records (selection.inside_the_team)."""
     k = suppression_k()
     indicators, current, previous = _totals([n.id for n in neighbourhoods], period)
     figures = _figures(indicators, current, previous, k, perturbed)
@@ -196,13 +196,6 @@ def build(neighbourhoods: list[Neighbourhood], period: Period, *,
         outcome_category=outcome_category_table(current, k, perturbed),
     )
 
-
-def exact_for(user) -> bool:
-    """Whether the figures a person reads on screen may be exact: a field worker reads the
-    records of their own neighbourhoods anyway (selection.read gives no other). Everything
-    else that leaves the team (coordinators, partners, every print and export) is
-    perturbed."""
-    return user.role == Role.FIELD_WORKER
 
 
 def _ranked(pairs, limit: int | None = None) -> list[tuple[str, Cell]]:

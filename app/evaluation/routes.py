@@ -38,7 +38,7 @@ def _built(*, leaves_the_team: bool = True):
     """The selection and its figures. A print or an export leaves the team whoever makes
     it: always perturbed. On screen, the team reads its own exact figures."""
     chosen = selection.read(request.args)
-    perturbed = leaves_the_team or not dashboard.exact_for(current_user)
+    perturbed = leaves_the_team or not selection.inside_the_team(current_user)
     return chosen, dashboard.build(chosen.neighbourhoods, chosen.period, perturbed=perturbed)
 
 

@@ -62,11 +62,18 @@ def _day(value, *, last: bool = False) -> date | None:
         return None
 
 
+def inside_the_team(user) -> bool:
+    """Whether the figures this person reads stay within the neighbourhood team: a field
+    worker reads the records of their own neighbourhoods anyway (`read` gives no other), so
+    their screen may be exact and day-precise. Everyone else is outside the team."""
+    return user.role == Role.FIELD_WORKER
+
+
 def whole_months_only(user) -> bool:
     """Outside the neighbourhood team, a period is made of whole calendar months: a
     day-precise period gives little to the evaluation and much to someone subtracting two
-    figures to find one person (the team itself can read its records)."""
-    return user.role != Role.FIELD_WORKER
+    figures to find one person."""
+    return not inside_the_team(user)
 
 
 def read(args, *, strict: bool = False) -> Selection:
