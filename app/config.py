@@ -81,6 +81,15 @@ class Defaults:
     ARGON2_MEMORY_COST = 65536
     ARGON2_PARALLELISM = 4
 
+    # Accounts (app.admin.users, app.auth.two_factor). Roles that must sign in with a second
+    # factor: coordinators see every figure of their neighbourhoods, admins every account.
+    # The demo (`make run`) leaves it optional so that a newcomer can try every role at once.
+    TWO_FACTOR_REQUIRED_ROLES = ("admin", "coordinator")
+    # How long an invitation or password-reset link stays valid (it works once).
+    ACCOUNT_LINK_HOURS = 72
+    # New passwords: at least this long, and not one of the common passwords.
+    PASSWORD_MIN_LENGTH = 12
+
     BABEL_DEFAULT_LOCALE = "fr"
     BABEL_DEFAULT_TIMEZONE = "Europe/Brussels"
     LANGUAGES = ("fr", "nl", "en")

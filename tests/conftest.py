@@ -73,6 +73,8 @@ def app(workdir):
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
         "RATELIMIT_SWALLOW_ERRORS": False,
+        # Tests of the second factor turn it on for themselves (tests/test_two_factor.py).
+        "TWO_FACTOR_REQUIRED_ROLES": (),
     })
     with app.app_context():
         upgrade()

@@ -1,12 +1,43 @@
-"""Argon2id password hashing, with parameters from the configuration."""
+"""Argon2id password hashing, with parameters from the configuration, and the rule every
+new password follows (`password_problems`)."""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext as _
+from zxcvbn import zxcvbn
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+# What `user add` on the command line accepts (an operator's own choice, e.g. the demo's);
+# passwords chosen in the browser follow PASSWORD_MIN_LENGTH and password_problems.
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's scale: 3 is "safely unguessable" (about 10^8 guesses and more).
+MIN_STRENGTH_SCORE = 3
+# zxcvbn's time grows with the length; what follows the first 100 characters adds strength.
+_STRENGTH_PREFIX = 100
+_COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
+# A password no one can type: verify_password is False for it (invited, reset accounts).
+UNUSABLE_PASSWORD = "!unusable"  # noqa: S105 (not a password: a marker no hash matches)
+
+
+def password_problems(password: str, *, user_inputs: tuple[str, ...] = ()) -> list[str]:
+    """Why `password` may not become someone's password ([] when it may): too short, one of
+    the common passwords zxcvbn ships (30 000 of them), or easy to guess from its words,
+    dates and keyboard patterns, including the person's own e-mail and name."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        return [_("Au moins %(count)d caractères.", count=minimum)]
+    inputs = [part for value in user_inputs if value
+              for part in (value, *value.replace("@", " ").replace(".", " ").split())]
+    if (password.lower() in _COMMON
+            or zxcvbn(password[:_STRENGTH_PREFIX],
+                      user_inputs=[*inputs, "relais"])["score"] < MIN_STRENGTH_SCORE):
+        return [_("Ce mot de passe est trop courant ou trop facile à deviner : "
+                  "essayez plusieurs mots qui ne vont pas ensemble.")]
+    return []
 
 
 def _hasher() -> PasswordHasher:

@@ -1,5 +1,6 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 
+from .account_link import INVITATION, PASSWORD_RESET, AccountLink, RecoveryCode
 from .audit import AuditEvent
 from .bridge import Bridge, BridgeHandover, BridgeStep
 from .directory import Organisation
@@ -20,6 +21,10 @@ from .session import UserSession
 from .vocabulary import CONTACT_MULTI_TERMS, CONTACT_SINGLE_TERMS, Term
 
 __all__ = [
+    "AccountLink",
+    "INVITATION",
+    "PASSWORD_RESET",
+    "RecoveryCode",
     "AuditEvent",
     "Bridge",
     "BridgeHandover",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -54,8 +54,15 @@ class User(UserMixin, db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Optional second factor; sealed like every other secret (see app.crypto).
+    # Second factor (app.auth.two_factor): the TOTP secret, sealed like every other secret
+    # (see app.crypto); set but not yet confirmed while enrolment is under way.
     totp_secret: Mapped[str | None] = mapped_column(Text)
+    # When the person confirmed the second factor with a code; None: no second factor.
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time step (30 s) whose code was accepted: a code is never accepted twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # The language the person chose for the interface (one of LANGUAGES); None: French.
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation = relationship("Organisation")
@@ -66,6 +73,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated accounts cannot sign in
         return self.active
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def neighbourhood_ids(self) -> set[int]:
