@@ -148,10 +148,13 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def _select_locale() -> str:
     from flask import current_app, has_request_context
+    from flask_login import current_user
 
     if not has_request_context():  # command line, benchmarks: the default language
         return "fr"
-    chosen = session.get("lang")
+    # The person's own choice follows them from phone to laptop; before sign-in, the
+    # choice made on this device (kept in its session).
+    chosen = getattr(current_user, "language", None) or session.get("lang")
     return chosen if chosen in current_app.config["LANGUAGES"] else "fr"
 
 

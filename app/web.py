@@ -82,6 +82,9 @@ def set_language():
     lang = request.form.get("lang", "")
     if lang in current_app.config["LANGUAGES"]:
         session["lang"] = lang
+        if current_user.is_authenticated and current_user.language != lang:
+            current_user.language = lang  # kept on the account: every device follows
+            db.session.commit()
     target = request.form.get("next")
     return redirect(target if is_safe_redirect(target) else url_for("core.home"))
 
