@@ -8,6 +8,9 @@ FLASK := $(BIN)/flask --app app
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo leaves two-factor sign-in optional so that a newcomer can try every role at once;
+# production (wsgi.py, flask without this) requires it of admins and coordinators.
+DEMO_ENV := FLASK_TWO_FACTOR_REQUIRED_ROLES='[]'
 
 .PHONY: run test install setup translations lint browser clean
 
@@ -30,12 +33,12 @@ translations: install
 setup: install instance/config.py translations
 	$(FLASK) keys init
 	$(FLASK) db upgrade
-	$(FLASK) demo
+	$(DEMO_ENV) $(FLASK) demo
 
 # Plain http on 127.0.0.1: the session cookie cannot be "Secure" here (see docs/deployment.md).
 run: setup
 	@echo "Relais on http://$(HOST):$(PORT)/ (stop with Ctrl-C)"
-	FLASK_SESSION_COOKIE_SECURE=false FLASK_TWO_FACTOR_REQUIRED_ROLES='[]' $(FLASK) run --host $(HOST) --port $(PORT)
+	FLASK_SESSION_COOKIE_SECURE=false $(DEMO_ENV) $(FLASK) run --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check app tests bench scripts

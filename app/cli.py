@@ -24,6 +24,8 @@ from .loaders import (
     load_vocabularies,
 )
 from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
+from .neighbourhoods import save as save_neighbourhood
+from .validation import Invalid
 
 keys_cli = AppGroup("keys", help="Encryption keys and the person-code pepper.")
 neighbourhood_cli = AppGroup("neighbourhood", help="Neighbourhoods (quartiers).")
@@ -125,13 +127,11 @@ def keys_digests():
 @click.argument("name")
 @click.option("--commune", required=True, help="Commune, e.g. Schaerbeek")
 def neighbourhood_add(code: str, name: str, commune: str):
-    """Add a neighbourhood, or rename it when CODE exists."""
-    found = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))
-    if found is None:
-        found = Neighbourhood(code=code)
-        db.session.add(found)
-    found.name, found.commune = name, commune
-    audit.record("neighbourhood_saved", object_type="neighbourhood", object_id=code)
+    """Add a neighbourhood, or rename it when CODE exists (the code never changes)."""
+    try:
+        save_neighbourhood(code, name, commune)
+    except Invalid as exc:
+        raise click.UsageError(" ".join(m for ms in exc.errors.values() for m in ms)) from None
     db.session.commit()
     click.echo(f"Neighbourhood {code}: {name} ({commune})")
 
@@ -251,6 +251,14 @@ def demo_command(contacts: int):
     click.echo(f"Demo logins (password: {DEMO_PASSWORD}):")
     for email, role, *_ in DEMO_USERS:
         click.echo(f"  {role:<13} {email}")
+    required = current_app.config["TWO_FACTOR_REQUIRED_ROLES"]
+    if required:
+        click.echo(f"Two-factor sign-in is required of: {', '.join(required)} (they enrol at "
+                   "their first sign-in, with an authenticator app).")
+    else:
+        click.echo("Two-factor sign-in is optional in this demo, so that every role can be "
+                   "tried at once; each person can turn it on under 'Mon compte'. In "
+                   "production it is required of admins and coordinators.")
 
 
 def init_app(app: Flask) -> None:
