@@ -363,3 +363,27 @@ def test_turning_off_and_renewing_need_a_current_code(app, client, world):
         user = db.session.get(User, world.worker.id)
         assert not user.has_two_factor and user.totp_secret is None
         assert db.session.scalars(select(RecoveryCode)).all() == []
+
+
+# -- the operator's way back in ---------------------------------------------------------------
+
+def test_an_operator_resets_a_lost_second_factor(app, client, world, required):
+    secret, _ = _enrol(client, world.admin.key)
+    _password_step(client, world.admin.key)
+    assert _code_step(client, _code(secret, 1)).status_code == 302
+    result = app.test_cli_runner().invoke(args=["user", "reset-two-factor", "Admin@test.be"])
+    assert result.exit_code == 0, result.output
+    assert "reset" in result.output and "1 open session(s) ended" in result.output
+    with app.app_context():
+        user = db.session.get(User, world.admin.id)
+        assert not user.has_two_factor and user.totp_secret is None
+        assert db.session.scalars(select(RecoveryCode)).all() == []
+        event = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "two_factor_reset")).one()
+        assert event.user_id is None and event.object_id == str(world.admin.id)
+    # The phone's session ended; the password alone now leads to enrolment, nothing else.
+    assert client.get("/account").headers["Location"].startswith("/login")
+    assert login(client, world.admin.key).status_code == 302
+    assert client.get("/admin").headers["Location"] == "/account/two-factor"
+    missing = app.test_cli_runner().invoke(args=["user", "reset-two-factor", "no@test.be"])
+    assert missing.exit_code != 0
