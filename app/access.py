@@ -27,6 +27,7 @@ from .models import (
     Outing,
     Referral,
     Role,
+    User,
 )
 
 # Records that belong to a neighbourhood and are read only by its field workers. Coordinators
@@ -80,6 +81,15 @@ def scoped(model, user=None):
             Bridge.id.in_(scoped(Bridge, user).with_only_columns(Bridge.id)))
     if model is Neighbourhood:
         return stmt.where(Neighbourhood.id.in_(member_neighbourhood_ids(user)))
+    if model is User:
+        # Accounts: an admin manages every one; a coordinator the field workers who share at
+        # least one neighbourhood with them; nobody else manages any.
+        if user.is_authenticated and user.role == Role.ADMIN:
+            return stmt
+        if user.is_authenticated and user.role == Role.COORDINATOR:
+            return stmt.where(User.role == Role.FIELD_WORKER, User.neighbourhoods.any(
+                Neighbourhood.id.in_(member_neighbourhood_ids(user))))
+        return stmt.where(false())
     raise TypeError(f"no access rule for {model.__name__}")
 
 

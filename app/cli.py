@@ -10,6 +10,8 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from . import audit, crypto, versions
+from .admin import accounts
+from .auth import links
 from .auth.passwords import MIN_PASSWORD_LENGTH, hash_password
 from .extensions import db
 from .loaders import (
@@ -23,7 +25,7 @@ from .loaders import (
     load_objectives,
     load_vocabularies,
 )
-from .models import Neighbourhood, Organisation, Role, User, encrypted_columns
+from .models import Role, User, encrypted_columns
 from .neighbourhoods import save as save_neighbourhood
 from .validation import Invalid
 
@@ -136,37 +138,34 @@ def neighbourhood_add(code: str, name: str, commune: str):
     click.echo(f"Neighbourhood {code}: {name} ({commune})")
 
 
+def _account(email: str, role: str, *, neighbourhoods=(), organisation=None,
+             display_name: str | None = None, action: str | None = None) -> User:
+    """Create or update an account from the command line's names (neighbourhood codes, an
+    organisation's name), through the same service as the pages (app.admin.accounts)."""
+    try:
+        found, org = accounts.resolve(neighbourhoods, organisation)
+    except LookupError as exc:
+        raise click.UsageError(str(exc)) from exc
+    user = accounts.find(email)
+    try:
+        return accounts.save_account(
+            user, email=email, role=role, neighbourhoods=found, organisation=org,
+            display_name=display_name or (user.display_name if user is not None else None),
+            action=action)
+    except Invalid as exc:
+        raise click.UsageError("; ".join(m for ms in exc.errors.values() for m in ms)) from exc
+
+
 def create_user(email: str, role: str, password: str, *, neighbourhoods=(), organisation=None,
                 display_name: str | None = None) -> User:
-    """Create or update an account; used by `user add` and by the demo."""
+    """Create or update an account with a password; used by `user add` and by the demo."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise click.UsageError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
-    found = []
-    for code in neighbourhoods:
-        n = db.session.scalar(select(Neighbourhood).where(Neighbourhood.code == code))
-        if n is None:
-            raise click.UsageError(f"unknown neighbourhood {code!r}")
-        found.append(n)
-    org = None
-    if organisation:
-        org = db.session.scalar(select(Organisation).where(Organisation.name == organisation))
-        if org is None:
-            raise click.UsageError(f"unknown organisation {organisation!r} (load the directory)")
-    if role == Role.PARTNER and org is None:
-        raise click.UsageError("a partner account needs --organisation")
-    email = email.strip().lower()
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
-        user = User(email=email)
-        db.session.add(user)
-    user.role = role
-    user.display_name = display_name or email.split("@")[0]
+    # Audited as user_saved whether new or not, as this command always was.
+    user = _account(email, role, neighbourhoods=neighbourhoods, organisation=organisation,
+                    display_name=display_name, action="user_saved")
     user.password_hash = hash_password(password)
-    user.neighbourhoods = found
-    user.organisation = org
     user.active = True
-    db.session.flush()
-    audit.record("user_saved", obj=user, user=None, detail={"role": role})
     db.session.commit()
     return user
 
@@ -185,6 +184,39 @@ def user_add(email, role, neighbourhoods, organisation, display_name, password):
     user = create_user(email, role, password, neighbourhoods=neighbourhoods,
                        organisation=organisation, display_name=display_name)
     click.echo(f"User {user.email} ({user.role}) saved.")
+
+
+@user_cli.command("invite")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--neighbourhood", "neighbourhoods", multiple=True, help="Code; repeatable")
+@click.option("--organisation", help="Directory name (partners; host partner of workers)")
+@click.option("--name", "display_name", help="Name shown to colleagues")
+def user_invite(email, role, neighbourhoods, organisation, display_name):
+    """Create an account (or update it when EMAIL exists) and print a one-time link with
+    which its owner chooses a password (valid ACCOUNT_LINK_HOURS, earlier links voided)."""
+    user = _account(email, role, neighbourhoods=neighbourhoods, organisation=organisation,
+                    display_name=display_name)
+    token = accounts.invite(user)
+    db.session.commit()
+    hours = current_app.config["ACCOUNT_LINK_HOURS"]
+    click.echo(f"User {user.email} ({user.role}) saved. One-time link, valid {hours} h:")
+    click.echo(links.link_url(token, current_app.config["PUBLIC_BASE_URL"]))
+    if not user.active:
+        click.echo("Note: this account is deactivated; the link works once it is reactivated.")
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+def user_deactivate(email):
+    """Deactivate an account: no more sign-in, open sessions end at their next request;
+    the person's records stay."""
+    user = accounts.find(email)
+    if user is None:
+        raise click.ClickException(f"no account with the e-mail {email!r}")
+    ended = accounts.deactivate(user)
+    db.session.commit()
+    click.echo(f"User {user.email} deactivated ({ended} open session(s) ended).")
 
 
 @user_cli.command("reset-two-factor")

@@ -87,6 +87,10 @@ class Defaults:
     TWO_FACTOR_REQUIRED_ROLES = ("admin", "coordinator")
     # How long an invitation or password-reset link stays valid (it works once).
     ACCOUNT_LINK_HOURS = 72
+    # The address people open Relais at, for the links that `flask user invite` prints (the
+    # pages build theirs from the address the request came to). Set it in production, e.g.
+    # FLASK_PUBLIC_BASE_URL=https://relais.example.be
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     # New passwords: at least this long, and not one of the common passwords.
     PASSWORD_MIN_LENGTH = 12
 

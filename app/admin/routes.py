@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from .. import audit, conflicts
 from ..access import role_required
-from ..auth import throttle
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
 from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
@@ -36,19 +35,7 @@ def admin_home():
                            events=events, locked=locked, now=now)
 
 
-@bp.post("/admin/users/<int:user_id>/unlock")
-@role_required(Role.ADMIN)
-def unlock_user(user_id):
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    user.locked_until = None
-    user.failed_logins = 0
-    throttle.unlock(user.email)  # the lock kept in the limiter's store, for every address
-    audit.record("user_unlocked", obj=user)
-    db.session.commit()
-    flash(_("Compte débloqué."), "success")
-    return redirect(url_for("admin.admin_home"))
+# Unlocking an account: app.admin.users.unlock_user (one way, for the pages and admins).
 
 
 # -- the directory of services ---------------------------------------------------------------

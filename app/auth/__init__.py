@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from . import account, routes, two_factor  # noqa: E402,F401
+from . import account, links, routes, two_factor  # noqa: E402,F401
