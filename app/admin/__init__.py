@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import routes, users  # noqa: E402,F401
+from . import audit_log, neighbourhoods, routes, users, vocabularies  # noqa: E402,F401
