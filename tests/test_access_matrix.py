@@ -167,6 +167,25 @@ CASES = [
          form={}),
     Case("admin.admin_home", "GET", "/admin", _only("admin", 200)),
     Case("admin.unlock_user", "POST", "/admin/users/999999/unlock", _record(), form={}),
+    # -- accounts (issue 13) --
+    # Admins manage every account, coordinators their field workers; an account out of scope
+    # (tests/test_users_admin.py) or missing answers 404. A link that does not work: 404.
+    Case("admin.users", "GET", "/users",
+         {"anonymous": 302, "admin": 200, "coordinator": 200, "*": 403}),
+    Case("admin.new_user", "GET", "/users/new",
+         {"anonymous": 302, "admin": 200, "coordinator": 200, "*": 403}),
+    Case("admin.new_user", "POST", "/users/new",
+         {"anonymous": 302, "admin": 422, "coordinator": 422, "*": 403}, form={"email": ""}),
+    Case("admin.edit_user", "GET", "/users/999999/edit", _record()),
+    Case("admin.edit_user", "POST", "/users/999999/edit", _record(), form={}),
+    Case("admin.deactivate_user", "POST", "/users/999999/deactivate", _record(), form={}),
+    Case("admin.reactivate_user", "POST", "/users/999999/reactivate", _record(), form={}),
+    Case("admin.reset_password", "POST", "/users/999999/reset-password", _record(), form={}),
+    Case("admin.reset_two_factor", "POST", "/users/999999/reset-two-factor", _record(),
+         form={}),
+    Case("auth.welcome_link", "GET", "/welcome/" + "x" * 43, {"*": 404}),
+    Case("auth.welcome", "GET", "/welcome", {"*": 404}),
+    Case("auth.welcome", "POST", "/welcome", {"*": 404}, form={"new_password": "x"}),
     # -- neighbourhoods, vocabularies, audit log (issue 13) --
     Case("admin.neighbourhood_list", "GET", "/admin/neighbourhoods", _only("admin", 200)),
     Case("admin.new_neighbourhood", "GET", "/admin/neighbourhoods/new", _only("admin", 200)),
