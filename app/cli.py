@@ -170,12 +170,22 @@ def create_user(email: str, role: str, password: str, *, neighbourhoods=(), orga
     return user
 
 
+def _account_options(command):
+    """The options that say who an account is, alike for `user add` and `user invite`."""
+    for option in reversed((
+            click.option("--role", required=True, type=click.Choice([r.value for r in Role])),
+            click.option("--neighbourhood", "neighbourhoods", multiple=True,
+                         help="Code; repeatable"),
+            click.option("--organisation",
+                         help="Directory name (partners; host partner of workers)"),
+            click.option("--name", "display_name", help="Name shown to colleagues"))):
+        command = option(command)
+    return command
+
+
 @user_cli.command("add")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--neighbourhood", "neighbourhoods", multiple=True, help="Code; repeatable")
-@click.option("--organisation", help="Directory name (partners; host partner of workers)")
-@click.option("--name", "display_name", help="Name shown to colleagues")
+@_account_options
 @click.option("--password", help="Prompted for when not given")
 def user_add(email, role, neighbourhoods, organisation, display_name, password):
     """Create an account (or update it when EMAIL exists)."""
@@ -188,10 +198,7 @@ def user_add(email, role, neighbourhoods, organisation, display_name, password):
 
 @user_cli.command("invite")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-@click.option("--neighbourhood", "neighbourhoods", multiple=True, help="Code; repeatable")
-@click.option("--organisation", help="Directory name (partners; host partner of workers)")
-@click.option("--name", "display_name", help="Name shown to colleagues")
+@_account_options
 def user_invite(email, role, neighbourhoods, organisation, display_name):
     """Create an account (or update it when EMAIL exists) and print a one-time link with
     which its owner chooses a password (valid ACCOUNT_LINK_HOURS, earlier links voided)."""
