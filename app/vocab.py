@@ -29,6 +29,14 @@ def terms(vocabulary: str, *, include_inactive: bool = False) -> list[Term]:
             if t.vocabulary == vocabulary and (include_inactive or t.active)]
 
 
+def offered(vocabulary: str, chosen=()) -> list[Term]:
+    """The terms a form offers: the active ones, and a retired one the record already holds
+    (in the vocabulary's order), so that editing an old record never drops its retired
+    terms without the person choosing to."""
+    chosen = {code for code in chosen if code}
+    return [t for t in terms(vocabulary, include_inactive=True) if t.active or t.code in chosen]
+
+
 def codes(vocabulary: str, *, include_inactive: bool = False) -> set[str]:
     return {t.code for t in terms(vocabulary, include_inactive=include_inactive)}
 

@@ -28,7 +28,7 @@ from . import crypto
 from .access import wants_json
 from .extensions import db, login_manager
 from .models import Role, User
-from .vocab import labels_for, labels_in_order
+from .vocab import labels_for, labels_in_order, offered
 from .vocab import terms as vocab_terms
 
 bp = Blueprint("core", __name__)
@@ -188,7 +188,7 @@ def init_app(app: Flask) -> None:
 
     # Globals rather than a context processor, so that imported macros see them too.
     app.jinja_env.globals.update(labels_for=labels_for, labels_in_order=labels_in_order,
-                                 vocab_terms=vocab_terms, Role=Role,
+                                 vocab_terms=vocab_terms, vocab_offered=offered, Role=Role,
                                  referral_status_labels=REFERRAL_STATUS_LABELS,
                                  languages=app.config["LANGUAGES"])
 

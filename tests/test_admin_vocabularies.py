@@ -6,6 +6,8 @@ its label on old records; every change is audited.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -232,6 +234,9 @@ def test_a_retired_term_leaves_the_form_but_keeps_its_label(app, client, world):
     form = worker.client.get("/contacts/new").text
     assert 'value="expulsion"' not in form and 'value="logement"' in form
     assert "Expulsion / conflit locatif" in worker.client.get(f"/contacts/{contact}").text
+    # The old contact's edit page still offers it, chosen: saving the page keeps it.
+    edit_page = worker.client.get(f"/contacts/{contact}/edit").text
+    assert re.search(r'value="expulsion"\s+checked', edit_page)
     # A new contact cannot use it; the old one keeps it when edited.
     assert worker.put(f"/contacts/{new_id()}", contact_payload()).status_code == 422
     assert worker.edit(f"/contacts/{contact}", contact_payload(people_count=3)).status_code == 200

@@ -33,8 +33,10 @@ class OrganisationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # A retired category the organisation already has stays a valid choice.
         self.category.choices = [SelectChoice("", _l("Non précisée"))] + [
-            SelectChoice(t.code, t.label()) for t in vocab.terms("org_category")]
+            SelectChoice(t.code, t.label())
+            for t in vocab.offered("org_category", [self.category.data])]
 
 
 ORGANISATION_TEXTS = ("name", "category", "commune", "phone", "email", "website", "description")
