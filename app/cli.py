@@ -232,15 +232,11 @@ def user_reset_two_factor(email):
     """Forget an account's second factor and recovery codes (a lost phone, an admin locked
     out of the admin page) and end its open sessions; the person enrols again at their next
     sign-in. Then check who they are by a channel you trust before telling them."""
-    from .auth import sessions, two_factor
-
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"no account with the e-mail {email!r}")
     had = user.has_two_factor
-    two_factor.reset(user)
-    ended = sessions.end_sessions(user.id)
-    audit.record("two_factor_reset", obj=user, user=None, detail={"via": "cli"})
+    ended = accounts.reset_two_factor(user, via="cli")
     db.session.commit()
     state = "reset" if had else "was not enabled; any enrolment under way was cleared"
     click.echo(f"Two-factor of {user.email}: {state} ({ended} open session(s) ended).")

@@ -171,6 +171,7 @@ def test_reset_password_voids_the_old_one_and_earlier_links(app, world):
 
 
 def test_reset_two_factor_is_for_admins(app, world):
+    lost_phone = _signed_in(app, world.worker.key)  # a session the lost phone still holds
     with app.app_context():
         user = db.session.get(User, world.worker.id)
         user.totp_enabled_at = utcnow()
@@ -178,9 +179,11 @@ def test_reset_two_factor_is_for_admins(app, world):
     coordinator = _signed_in(app, world.coordinator.key)
     assert _post(coordinator, f"/users/{world.worker.id}/reset-two-factor").status_code == 404
     assert _user(app, world.worker.key).has_two_factor
+    assert lost_phone.get("/today").status_code == 200
     admin = _signed_in(app, world.admin.key)
     assert _post(admin, f"/users/{world.worker.id}/reset-two-factor").status_code == 302
     assert not _user(app, world.worker.key).has_two_factor
+    assert lost_phone.get("/today").status_code == 302  # signed out with the factor
     assert "two_factor_reset" in _actions(app)
 
 

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from .. import audit
-from ..auth import links, sessions, throttle
+from ..auth import links, sessions, throttle, two_factor
 from ..auth.passwords import UNUSABLE_PASSWORD
 from ..extensions import db
 from ..models import Neighbourhood, Organisation, Role, User
@@ -54,6 +54,11 @@ def save_account(user: User | None, *, email: str, role: str, display_name: str 
     return user
 
 
+def awaiting_password(user: User) -> bool:
+    """The person has no password yet, or has had theirs reset: only a link lets them in."""
+    return user.password_hash == UNUSABLE_PASSWORD
+
+
 def invite(user: User, *, by: User | None = None) -> str:
     """A one-time invitation link for ``user`` (earlier links voided): returns its token."""
     return links.issue(user, INVITATION, by)
@@ -82,6 +87,17 @@ def deactivate(user: User, *, by: User | None = None) -> int:
 def reactivate(user: User, *, by: User | None = None) -> None:
     user.active = True
     audit.record("user_reactivated", obj=user, user=by)
+
+
+def reset_two_factor(user: User, *, by: User | None = None, via: str = "page") -> int:
+    """Forget the person's second factor and recovery codes (a lost phone) and end their
+    open sessions, since the lost phone may hold one; they enrol again at their next sign-in
+    when their role requires it. Returns how many sessions ended."""
+    two_factor.reset(user)
+    ended = sessions.end_sessions(user.id)
+    audit.record("two_factor_reset", obj=user, user=by,
+                 detail={"via": via, "sessions": ended})
+    return ended
 
 
 def unlock(user: User, *, by: User | None = None) -> None:

@@ -17,10 +17,9 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .. import audit, conflicts
+from .. import conflicts
 from ..access import get_scoped_or_404, role_required, scoped
-from ..auth import links, two_factor
-from ..auth.passwords import UNUSABLE_PASSWORD
+from ..auth import links
 from ..extensions import db
 from ..models import Neighbourhood, Role, User
 from ..validation import Invalid
@@ -49,7 +48,7 @@ def status_of(user: User, now) -> list[str]:
     said = []
     if not user.active:
         said.append(_("Désactivé"))
-    elif user.password_hash == UNUSABLE_PASSWORD:
+    elif accounts.awaiting_password(user):
         said.append(_("Invitation en attente") if user.last_login_at is None
                     else _("Nouveau mot de passe en attente"))
     else:
@@ -189,11 +188,10 @@ def reset_password(user_id):
 @role_required(Role.ADMIN)
 def reset_two_factor(user_id):
     user = get_scoped_or_404(User, user_id)
-    two_factor.reset(user)
-    audit.record("two_factor_reset", obj=user)
+    accounts.reset_two_factor(user, by=current_user)
     db.session.commit()
-    flash(_("Double authentification réinitialisée : la personne la configurera à nouveau."),
-          "success")
+    flash(_("Double authentification réinitialisée et sessions fermées : la personne la "
+            "configurera à nouveau."), "success")
     return _back(user)
 
 
