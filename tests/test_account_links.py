@@ -96,7 +96,7 @@ def test_weak_or_mismatched_passwords_are_refused_per_field(app, world):
     common = _choose(phone, page, "password1234")
     assert common.status_code == 422 and "trop courant" in common.text
     different = _choose(phone, page, NEW_PASSWORD, NEW_PASSWORD + "!")
-    assert different.status_code == 422 and "ne sont pas les mêmes" in different.text
+    assert different.status_code == 422 and "ne sont pas identiques" in different.text
     # Still usable after the refusals.
     assert _choose(phone, page).status_code == 302
 

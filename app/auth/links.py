@@ -22,12 +22,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select, update
-from wtforms import PasswordField
-from wtforms.validators import DataRequired
 
 from .. import audit
 from ..extensions import db
@@ -35,6 +32,7 @@ from ..models import AccountLink, User
 from ..models.account_link import INVITATION, PASSWORD_RESET
 from ..models.types import utcnow
 from . import bp, sessions
+from .forms import NewPasswordFields
 from .passwords import hash_password, password_problems
 
 SESSION_KEY = "account_link"  # the id of the link being used, between the two pages
@@ -95,11 +93,8 @@ def _gone():
     return render_template("auth/link_gone.html"), 404
 
 
-class NewPasswordForm(FlaskForm):
-    new_password = PasswordField(_l("Nouveau mot de passe"), validators=[
-        DataRequired(_l("Choisissez un mot de passe."))])
-    confirm = PasswordField(_l("Le même, une seconde fois"), validators=[
-        DataRequired(_l("Tapez le mot de passe une seconde fois."))])
+class NewPasswordForm(NewPasswordFields, FlaskForm):
+    pass
 
 
 @bp.get("/welcome/<token>")
@@ -131,8 +126,6 @@ def welcome():
                                      user_inputs=(user.email, user.display_name))
         if problems:
             form.new_password.errors.extend(problems)
-        elif form.confirm.data != form.new_password.data:
-            form.confirm.errors.append(_("Les deux mots de passe ne sont pas les mêmes."))
         else:
             return _use(link, user, form.new_password.data)
     status = 422 if form.errors else 200
