@@ -13,7 +13,7 @@ from ..loaders import UnusableFile, load_directory
 from ..models import AuditEvent, Neighbourhood, Organisation, Role, User
 from ..validation import Invalid
 from ..web import local_now
-from . import bp
+from . import accounts, bp
 from .forms import (
     DirectoryImportForm,
     OrganisationForm,
@@ -27,12 +27,16 @@ from .forms import (
 def admin_home():
     users = db.session.scalars(select(User).order_by(User.role, User.email)).all()
     neighbourhoods = db.session.scalars(select(Neighbourhood).order_by(Neighbourhood.name)).all()
-    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc()).limit(30)).all()
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc()).limit(10)).all()
     now = local_now()
     # Locked for everyone after many failures from many addresses (app/auth/throttle.py).
     locked = [u for u in users if u.locked_until is not None and u.locked_until > now]
-    return render_template("admin/admin_home.html", users=users, neighbourhoods=neighbourhoods,
-                           events=events, locked=locked, now=now)
+    return render_template(
+        "admin/admin_home.html", neighbourhoods=neighbourhoods, events=events, locked=locked,
+        names={u.id: u.display_name for u in users},
+        active_count=sum(u.active for u in users),
+        pending_count=sum(u.active and accounts.awaiting_password(u)
+                          and u.last_login_at is None for u in users))
 
 
 # Unlocking an account: app.admin.users.unlock_user (one way, for the pages and admins).
