@@ -150,6 +150,9 @@ def live_server():
         "DATA_KEYS_FILE": str(keys), "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
         "ARGON2_PARALLELISM": 1, "LOGIN_RATE_LIMIT": "100000 per minute",
+        # As in the demo: two-factor optional, so that an admin can be tried at once
+        # (tests/e2e/test_accounts.py turns it on for a coordinator in the browser).
+        "TWO_FACTOR_REQUIRED_ROLES": (),
     })
     with app.app_context():
         upgrade()
