@@ -66,6 +66,28 @@ def conflict_and_history(browser) -> None:
     amina.screenshot(path=OUT / "16-contact-history.png", full_page=True)
 
 
+def team_pages(browser) -> None:
+    """What a team runs by itself (issue 13): the admin's pages, a coordinator's team, and
+    one's own account."""
+    for email, pages in (
+            ("admin@relais.demo", (("20-admin", "/admin"), ("21-users", "/users"),
+                                   ("22-user-new", "/users/new"),
+                                   ("23-neighbourhoods", "/admin/neighbourhoods"),
+                                   ("24-vocabularies", "/admin/vocabularies"),
+                                   ("25-vocabulary-theme", "/admin/vocabularies/theme"),
+                                   ("26-audit", "/admin/audit"))),
+            ("coordination@relais.demo", (("27-team", "/users"),
+                                          ("28-account", "/account"),
+                                          ("29-password", "/account/password"),
+                                          ("30-two-factor", "/account/two-factor")))):
+        page = browser.new_context(viewport={"width": 360, "height": 740},
+                                   device_scale_factor=2, locale="fr-BE").new_page()
+        sign_in(page, email)
+        for name, path in pages:
+            page.goto(f"{BASE}{path}")
+            page.screenshot(path=OUT / f"{name}.png", full_page=True)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
@@ -98,6 +120,7 @@ def main() -> None:
             sign_in(other, email)
             other.screenshot(path=OUT / f"{number}.png", full_page=True)
         conflict_and_history(browser)
+        team_pages(browser)
         browser.close()
     print(f"screenshots in {OUT}/")
 
