@@ -334,13 +334,13 @@ class Records:
             closed = [r for r in referrals if r["status"] == "closed"]
             return (tally([r for r in closed if r["outcome"] == "accroche"]), tally(closed))
         if code == "twice":
-            seen = defaultdict(int)
+            seen = defaultdict(list)
             for c in contacts:
                 if c["code"]:
-                    seen[c["code"]] += 1
-            persons = [h for h, n in seen.items() if n >= 2]
-            # A person's key: the first 16 bits of their code's HMAC, in 2⁻³² units.
-            return Tally(len(persons), sum(int(h[:4], 16) << 16 for h in persons))
+                    seen[c["code"]].append(c["key"])
+            persons = [keys for keys in seen.values() if len(keys) >= 2]
+            # A person's key: the sum of the keys of their contacts counted, never their code.
+            return Tally(len(persons), sum(sum(keys) for keys in persons))
         raise KeyError(code)
 
 

@@ -311,36 +311,21 @@ def number(value):
 
 def _repeat_persons(indicator, neighbourhood_ids, period: Period, large: bool) -> Tally:
     """Distinct person codes met at least twice in the period (the lasting link), with the
-    sum of the persons' keys: a person counted here is a person, not a record, so their key
-    is read from their code's HMAC (the same person always brings the same key)."""
+    sum of the persons' keys.
+
+    A person's key is the sum of the record keys of their contacts counted here, never
+    anything read from their code: the same question always brings the same key, a person
+    more or less changes it unpredictably, and the figure survives a code being unlinked
+    (app.retention: the person's contacts then share a random pseudonym instead of the
+    code's HMAC, and count as the same one person)."""
     persons = _scope("contact", neighbourhood_ids, period).add_columns(
-        Contact.person_code_hash.label("code")
+        Contact.person_code_hash.label("code"), func.sum(key_units(Contact)).label("key")
     ).where(Contact.person_code_hash.is_not(None),
             condition("contact", indicator.filter, large)) \
         .group_by(Contact.person_code_hash).having(func.count() >= 2).subquery()
     count, keys = db.session.execute(select(
-        func.count(), func.coalesce(func.sum(_person_key(persons.c.code)), 0))).one()
+        func.count(), func.coalesce(func.sum(persons.c.key), 0))).one()
     return Tally(_int(count), _int(keys))
-
-
-HEX_DIGITS = "0123456789abcdef"
-
-
-PERSON_KEY_DIGITS = 4  # hex digits of the HMAC: 16 bits, plenty to pick a table's row
-
-
-def _person_key(code_hash) -> ColumnElement:
-    """The first 16 bits of a person code's HMAC (hex), in 2⁻³² units: a fixed key per
-    person, uniform like a record key and never stored. Sixteen bits rather than 32 halve
-    the cost of reading them (SQLite has no hex conversion) over tens of thousands of
-    persons; a cell key on a 2⁻¹⁶ grid moves the table's probabilities by 10⁻⁵ at most."""
-    position = func.strpos if db.engine.dialect.name == "postgresql" else func.instr
-    units = literal(0)
-    for i in range(PERSON_KEY_DIGITS):
-        digit = position(literal(HEX_DIGITS), func.substr(code_hash, i + 1, 1)) - 1
-        units = units + digit * (16 ** (PERSON_KEY_DIGITS - 1 - i))
-    # In 64 bits: 2¹⁶ × 2¹⁶ overflows PostgreSQL's 32-bit integer.
-    return cast(units, BigInteger) * (KEY_UNITS >> (4 * PERSON_KEY_DIGITS))
 
 
 # -- cross-tables --------------------------------------------------------------------------------
