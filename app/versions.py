@@ -32,6 +32,7 @@ from flask_login import current_user
 from sqlalchemy import event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import crypto
@@ -443,8 +444,14 @@ def _saving(record) -> Iterator[None]:
 
 
 def not_a_change(record) -> None:
-    """A rewrite that leaves every field as it was (a note re-encrypted under a new key)."""
+    """A rewrite that leaves every field as it was (a note re-encrypted under a new key):
+    no version, and the record's last change (`updated_at`, which retention reads as its
+    last activity) stays as it was."""
     _tracked(record)
+    if hasattr(type(record), "updated_at") and inspect(record).persistent:
+        # Written back as it is, so that the column's onupdate does not set it to now.
+        record.updated_at = record.updated_at  # loaded, if it was expired
+        flag_modified(record, "updated_at")
 
 
 # -- saving with a precondition --------------------------------------------------------------------

@@ -115,3 +115,16 @@ def test_unlinking_only_some_records(app, world, worker_api):
         still = crypto.person_code_hash(CODE)
     assert erasure.is_pseudonym(_row(app, here)[1])
     assert _row(app, there)[1] == still
+
+
+def test_re_sealing_under_a_new_key_is_not_an_activity(app, world, worker_api, tmp_path):
+    """Retention reads a record's last change as its last activity: a key rotation, which
+    rewrites every note, must not make old notes look recent."""
+    from .helpers import rotated_keys
+
+    contact_id = _contact(worker_api)
+    note_before, _, version, updated_at, _ = _row(app, contact_id)
+    with rotated_keys(app, tmp_path):
+        note_after, _, version_after, updated_after, _ = _row(app, contact_id)
+    assert note_after != note_before  # sealed anew…
+    assert (version_after, updated_after) == (version, updated_at)  # …and nothing else
