@@ -94,6 +94,13 @@ class Defaults:
     # New passwords: at least this long, and not one of the common passwords.
     PASSWORD_MIN_LENGTH = 12
 
+    # Retention (app.retention, `flask --app app retention purge`, daily): the free text of
+    # a record (notes, referral messages and replies, step notes) is erased this many months
+    # after its last activity (0: everything up to now), and a person code is unlinked from
+    # records this many months after the person's last contact and last closed bridge.
+    RETENTION_NOTES_MONTHS = 24
+    RETENTION_CODES_MONTHS = 36
+
     BABEL_DEFAULT_LOCALE = "fr"
     BABEL_DEFAULT_TIMEZONE = "Europe/Brussels"
     LANGUAGES = ("fr", "nl", "en")
