@@ -277,17 +277,23 @@ def evaluation_load(objectives, indicators):
     _load(load_indicators, Path(indicators) if indicators else DEFAULT_INDICATORS)
 
 
-@evaluation_cli.command("recompute")
-def evaluation_recompute():
-    """Compute again every monthly block of figures (after an upgrade, after records were
-    written with SQL, or a backup restored), so that no dashboard has to."""
+def recompute_figures() -> int:
+    """Compute again every monthly block of figures; returns how many are kept (also run by
+    `backup restore`)."""
     from .evaluation import blocks
     from .evaluation.dashboard import active_indicators
     from .web import local_now
 
     blocks.invalidate_all()
     db.session.commit()
-    count = blocks.fill(active_indicators(), local_now().date())
+    return blocks.fill(active_indicators(), local_now().date())
+
+
+@evaluation_cli.command("recompute")
+def evaluation_recompute():
+    """Compute again every monthly block of figures (after an upgrade, after records were
+    written with SQL, or a backup restored), so that no dashboard has to."""
+    count = recompute_figures()
     click.echo(f"{count} monthly blocks of figures computed and kept.")
 
 
@@ -317,7 +323,9 @@ def demo_command(contacts: int):
 
 
 def init_app(app: Flask) -> None:
+    from .backups import backup_cli
+
     for group in (keys_cli, neighbourhood_cli, user_cli, vocab_cli, directory_cli,
-                  evaluation_cli):
+                  evaluation_cli, backup_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
