@@ -324,8 +324,9 @@ def demo_command(contacts: int):
 
 def init_app(app: Flask) -> None:
     from .backups import backup_cli
+    from .retention import retention_cli
 
     for group in (keys_cli, neighbourhood_cli, user_cli, vocab_cli, directory_cli,
-                  evaluation_cli, backup_cli):
+                  evaluation_cli, backup_cli, retention_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)

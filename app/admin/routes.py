@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import audit, conflicts
+from .. import audit, conflicts, retention
 from ..access import role_required
 from ..extensions import db
 from ..loaders import UnusableFile, load_directory
@@ -33,6 +33,7 @@ def admin_home():
     locked = [u for u in users if u.locked_until is not None and u.locked_until > now]
     return render_template(
         "admin/admin_home.html", neighbourhoods=neighbourhoods, events=events, locked=locked,
+        retention_run=retention.last_run(), retention_months=retention.settings(),
         names={u.id: u.display_name for u in users},
         active_count=sum(u.active for u in users),
         pending_count=sum(u.active and accounts.awaiting_password(u)
