@@ -193,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     from .evaluation import bp as evaluation_bp
     from .outreach import bp as outreach_bp
     from .partners import bp as partners_bp
+    from .people import bp as people_bp
     from .referrals import bp as referrals_bp
 
     app.register_blueprint(auth_bp)
@@ -202,6 +203,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(evaluation_bp)
     app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
     from .pwa import bp as pwa_bp
