@@ -25,6 +25,14 @@ def _error_responses(*codes: int) -> dict:
     return {str(c): {"description": described[str(c)], "content": error} for c in codes}
 
 
+# The person code of the people endpoints: in the body only, never in an address.
+_PERSON_CODE_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "additionalProperties": False, "required": ["person_code"],
+    "properties": {"person_code": {"type": "string", "minLength": 1, "maxLength": 64,
+                                   "description": "As typed; never stored, logged or "
+                                                  "answered back"}}}}}}
+
+
 VERSION = {"type": "integer", "minimum": 1, "readOnly": True,
            "description": "Incremented by every change; also the strong ETag (\"<version>\"). "
                           "Send it back as If-Match: \"<version>\" to change the record."}
@@ -481,6 +489,45 @@ def openapi_document() -> dict:
                     "200": {"description": "History", "content": {"application/json": {
                         "schema": code_history}}},
                     **_error_responses(400, 401, 403, 422)}}},
+            # -- the rights of the person met (issue 14) --
+            "/people/lookup": {"post": {
+                "summary": "What the user's neighbourhoods keep linked to a person code "
+                           "(GDPR art. 15): counts and records, never free text, ids or the "
+                           "code; audited with counts only",
+                "security": [{"session": [], "csrf": []}],
+                "requestBody": _PERSON_CODE_BODY,
+                "responses": {
+                    "200": {"description": "What is kept", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "counts": {"type": "object", "properties": {
+                                name: {"type": "integer"} for name in (
+                                    "contacts", "referrals", "bridges", "notes", "messages",
+                                    "replies", "step_notes")}},
+                            "contacts": {"type": "array", "items": {"type": "object"}},
+                            "referrals": {"type": "array", "items": {"type": "object"}},
+                            "bridges": {"type": "array", "items": {"type": "object"}}}}}}},
+                    **_error_responses(400, 401, 403, 404, 422)}}},
+            "/people/forget": {"post": {
+                "summary": "Forget a person within the user's neighbourhoods (GDPR art. 17): "
+                           "erase the free text of every linked record and of its earlier "
+                           "versions, unlink the code there; counts and figures stay. "
+                           "Audited with counts only",
+                "security": [{"session": [], "csrf": []}],
+                "requestBody": _PERSON_CODE_BODY,
+                "responses": {
+                    "200": {"description": "What was erased", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {
+                            "erased": {"type": "object", "properties": {
+                                name: {"type": "integer"} for name in (
+                                    "notes", "messages", "replies", "step_notes",
+                                    "earlier_versions")}},
+                            "unlinked": {"type": "object", "properties": {
+                                "contacts": {"type": "integer"},
+                                "bridges": {"type": "integer"}}},
+                            "records": {"type": "object", "properties": {
+                                name: {"type": "integer"} for name in (
+                                    "contacts", "referrals", "bridges")}}}}}}},
+                    **_error_responses(400, 401, 403, 404, 422)}}},
             "/collective-actions/{id}": {
                 "parameters": _id_parameter("id"),
                 "get": _get_operation("CollectiveAction", "Read a collective action"),
