@@ -238,6 +238,19 @@ CASES = [
          _record(anonymous=401), json={"outcome": "refus"}),
     Case("api.person_code_history", "POST", "/api/v1/person-codes/history", _api(200),
          json={"person_code": "MAR-01"}),
+    # -- people's rights (issue 14) --
+    # MAR-01 is the code of the Marolles records: for the worker (Colignon, Brabant) nothing
+    # is linked to it. The page says so (200); forgetting it, and the API, answer 404.
+    Case("people.ask", "GET", "/people", _only("field_worker", 200)),
+    Case("people.lookup", "POST", "/people", _only("field_worker", 200),
+         form={"person_code": "MAR-01"}),
+    Case("people.forget_person", "POST", "/people/forget", _only("field_worker", 404),
+         form={"person_code": "MAR-01", "stage": "confirm", "requested": "yes"}),
+    Case("people.static", "GET", "/people/static/print.js", {"*": 200}),
+    Case("api.people_lookup", "POST", "/api/v1/people/lookup", _api(404),
+         json={"person_code": "MAR-01"}),
+    Case("api.people_forget", "POST", "/api/v1/people/forget", _api(404),
+         json={"person_code": "MAR-01"}),
     Case("api.get_collective_action", "GET", "/api/v1/collective-actions/{action}",
          _record(anonymous=401)),
     Case("api.put_collective_action", "PUT", "/api/v1/collective-actions/{action}",
