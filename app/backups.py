@@ -25,6 +25,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from .extensions import db
 backup_cli = AppGroup("backup", help="Backups of the database: create, verify, restore.")
 
 SQLITE_STEP_PAGES = 256  # pages copied per step of SQLite's online backup
+HISTORY_COLUMNS = ("record_type", "record_id", "version", "fields", "changed_at")
 NEWEST = 10  # the newest values of each column are always among those verify opens
 CLIENT_PACKAGE = "postgresql-client"
 
@@ -271,58 +273,69 @@ class _SQLiteCopy(_Copy):
 
 
 _COPY_HEADER = re.compile(r'^COPY (?:"?[\w]+"?\.)?"?(\w+)"? \((.*)\) FROM stdin;$')
-_COPY_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)")
-_COPY_CHARS = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)")
+_COPY_CHARS = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 
 
-def _copy_value(raw: str) -> str | None:
-    """One field of PostgreSQL's COPY text format."""
-    if raw == r"\N":
+def _copy_value(raw: bytes) -> str | None:
+    """One field of PostgreSQL's COPY text format (escapes stand for bytes: decoded after)."""
+    if raw == rb"\N":
         return None
 
-    def one(match: re.Match) -> str:
+    def one(match: re.Match) -> bytes:
         code = match.group(1)
-        if code[0] == "x" and len(code) > 1:
-            return chr(int(code[1:], 16))
-        if code[0] in "01234567":
-            return chr(int(code, 8))
+        if code[:1] == b"x" and len(code) > 1:
+            return bytes([int(code[1:], 16)])
+        if code[:1] in b"01234567" and code[:1]:
+            return bytes([int(code, 8) & 0xFF])
         return _COPY_CHARS.get(code, code)
 
-    return _COPY_ESCAPE.sub(one, raw)
+    return _COPY_ESCAPE.sub(one, raw).decode("utf-8")
 
 
 class _PostgresCopy(_Copy):
     """A custom-format dump read through `pg_restore --data-only -f -`: the data of the few
-    tables verify needs, as COPY text, parsed here. Nothing is restored anywhere, so verify
-    needs no database, no CREATEDB right and leaves no trace on a server."""
+    tables verify needs, as COPY text, parsed here as it streams (only the columns asked for
+    are kept). Nothing is restored anywhere, so verify needs no database, no CREATEDB right
+    and leaves no trace on a server."""
 
-    def __init__(self, path: Path, tables: list[str]):
-        tool = _pg_tool("pg_restore")
-        args = [tool, "--data-only", "--file=-"]
-        args += [f"--table={t}" for t in ["alembic_version", *tables]]
-        done = _tool([*args, str(path)], capture_output=True)
-        if done.returncode != 0:
-            raise BackupError(f"pg_restore cannot read {path} (exit {done.returncode}): "
-                              f"{done.stderr.decode(errors='replace').strip()}")
-        self.data: dict[str, tuple[list[str], list[list[str | None]]]] = {}
-        current = None
-        for line in done.stdout.decode("utf-8").splitlines():
-            if current is None:
-                header = _COPY_HEADER.match(line)
-                if header:
-                    names = [c.strip().strip('"') for c in header.group(2).split(",")]
-                    current = self.data.setdefault(header.group(1), (names, []))
-            elif line == r"\.":
-                current = None
-            else:
-                current[1].append([_copy_value(v) for v in line.split("\t")])
+    def __init__(self, path: Path, wanted: dict[str, list[str]]):
+        wanted = {"alembic_version": ["version_num"], **wanted}
+        args = [_pg_tool("pg_restore"), "--data-only", "--file=-"]
+        args += [f"--table={t}" for t in wanted]
+        self.data: dict[str, tuple[list[str], list[tuple]]] = {}
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen([*args, str(path)], stdout=subprocess.PIPE,  # noqa: S603
+                                       stderr=errors)
+            current = positions = None
+            for raw in process.stdout:
+                line = raw.rstrip(b"\n")
+                if current is None:
+                    header = _COPY_HEADER.match(line.decode("utf-8"))
+                    if header and header.group(1) in wanted:
+                        names = [c.strip().strip('"') for c in header.group(2).split(",")]
+                        keep = [c for c in wanted[header.group(1)] if c in names]
+                        positions = [names.index(c) for c in keep]
+                        current = self.data.setdefault(header.group(1), (keep, []))[1]
+                elif line == rb"\.":
+                    current = None
+                else:
+                    values = line.split(b"\t")
+                    current.append(tuple(_copy_value(values[i]) for i in positions))
+            if process.wait() != 0:
+                errors.seek(0)
+                raise BackupError(f"pg_restore cannot read {path} (exit {process.returncode}): "
+                                  f"{errors.read().decode(errors='replace').strip()}")
         names, rows = self.data.get("alembic_version", ([], []))
-        self.revision = rows[0][names.index("version_num")] if rows else None
+        self.revision = rows[0][0] if rows and names else None
 
     def rows(self, table, columns):
         if table not in self.data:
             raise LookupError(f"no data of table {table} in the copy")
         names, rows = self.data[table]
+        missing = [c for c in columns if c not in names]
+        if missing:
+            raise LookupError(f"no column {', '.join(missing)} in table {table} of the copy")
         positions = [names.index(c) for c in columns]
         for row in rows:
             yield tuple(row[p] for p in positions)
@@ -387,8 +400,7 @@ def _check_history(copy: _Copy, ring: crypto.KeyRing, sample: int) -> list[Colum
     kinds = sorted((k for k in versions.KINDS.values() if k.secrets), key=lambda k: k.name)
     found: dict[tuple[str, str], list] = {(k.name, s): [] for k in kinds for s in sorted(k.secrets)}
     try:
-        rows = list(copy.rows("record_version",
-                              ["record_type", "record_id", "version", "fields", "changed_at"]))
+        rows = list(copy.rows("record_version", list(HISTORY_COLUMNS)))
     except (LookupError, sqlite3.Error) as exc:
         return [Column(f"record_version.fields[{k}.{s}]", missing=str(exc)) for k, s in found]
     for record_type, record_id, version, fields, changed_at in rows:
@@ -415,8 +427,11 @@ def _open_copy(path: Path) -> tuple[str, _Copy]:
 
     if _is_sqlite_file(path):
         return "sqlite", _SQLiteCopy(path)
-    tables = sorted({m.__tablename__ for m, _ in encrypted_columns()} | {"record_version"})
-    return "pg_dump-custom", _PostgresCopy(path, tables)
+    wanted: dict[str, list[str]] = {}
+    for model, column in encrypted_columns():
+        wanted.setdefault(model.__tablename__, ["id", "created_at"]).append(column)
+    wanted["record_version"] = list(HISTORY_COLUMNS)
+    return "pg_dump-custom", _PostgresCopy(path, wanted)
 
 
 @backup_cli.command("verify")

@@ -332,6 +332,7 @@ def test_restore_drill(app, data, worker_api, fresh, tmp_path, monkeypatch):
         path = tmp_path / "drill.backup"
         result = _run(app, "backup", "create", path)
         assert result.exit_code == 0, result.output
+        assert len(writer.acked) > len(acknowledged)  # records were written meanwhile
         writer.wait_for(len(writer.acked) + 2)  # still writing after the backup ended
     finally:
         writer.stop.set()
@@ -355,3 +356,11 @@ def test_restore_drill(app, data, worker_api, fresh, tmp_path, monkeypatch):
     assert _figures(fresh) == figures
     result = _run(fresh, "backup", "verify", path, "--sample", 0)
     assert result.exit_code == 0, result.output
+
+
+def test_copy_text_of_a_dump_is_read_back_exactly():
+    # pg_restore writes data as COPY text: backslash escapes (of bytes), \N for null.
+    assert backups._copy_value(rb"\N") is None
+    assert backups._copy_value(rb'{"place": "rue \\"Haute\\"", "n": "a\tb\\\\c"}') == \
+        '{"place": "rue \\"Haute\\"", "n": "a\tb\\\\c"}'
+    assert backups._copy_value("café \\303\\251 \\x41\\n".encode()) == "café é A\n"
