@@ -298,8 +298,8 @@ def purge(now: datetime | None = None, *, dry_run: bool = False) -> Report:
         counts = Counter()
         for key, value in raw.items():
             counts[_FROM_ERASURE[key]] += value
-        db.session.commit()
     report.counts = {key: int(counts.get(key, 0)) for key, _ in KINDS}
+    # Committed with the erasure itself: no purge without its event, no event without it.
     audit.record_now(DRY_RUN if dry_run else PURGED, user=None, object_type="retention",
                      detail={**report.counts, "notes_months": notes_months,
                              "codes_months": codes_months})
