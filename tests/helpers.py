@@ -77,3 +77,46 @@ def published(records, weight=lambda record: 1) -> int:
     n = sum(weight(r) for r in records)
     keys = sum(weight(r) * int(r.record_key * KEY_UNITS) for r in records)
     return table().perturbed(Tally(n, keys))
+
+
+def assert_gone_from_the_files(app, sealed: list[str], erase) -> None:
+    """`erase()` must leave none of the `sealed` values (as stored) in the database files.
+
+    SQLite: the values are in the database file or its WAL before, and in neither after.
+    PostgreSQL: VACUUM marks dead rows' space reusable but cannot promise the bytes are
+    overwritten (docs/deployment.md); what an erasure owes there is that VACUUM ran."""
+    import time
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    assert sealed and all(sealed)
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        db.session.remove()
+    if dialect == "sqlite":
+        path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+
+        def stored() -> bytes:
+            return b"".join(f.read_bytes() for f in (path, Path(f"{path}-wal")) if f.exists())
+
+        before = stored()
+        assert all(value.encode() in before for value in sealed)  # so the check means it
+        erase()
+        after = stored()
+        assert not any(value.encode() in after for value in sealed)
+        return
+    assert dialect == "postgresql"
+
+    def vacuums() -> int:
+        with app.app_context(), db.engine.connect() as conn:
+            return conn.execute(text("SELECT vacuum_count FROM pg_stat_user_tables "
+                                     "WHERE relname = 'record_version'")).scalar()
+
+    before = vacuums()
+    erase()
+    for _ in range(50):  # the statistics arrive asynchronously
+        if vacuums() > before:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no VACUUM ran after the erasure")

@@ -5,13 +5,11 @@ moving a figure, and gone from the database files."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 
 from app import crypto, erasure, retention
 from app.evaluation import engine
@@ -30,7 +28,7 @@ from app.models import (
 )
 
 from .conftest import Api
-from .helpers import contact_payload, new_id
+from .helpers import assert_gone_from_the_files, contact_payload, new_id
 
 # A fixed clock. Notes (24 months): local midnight of 2024-06-15 in Brussels, i.e.
 # 2024-06-14 22:00 UTC. Codes (36 months): local midnight of 2023-06-15.
@@ -415,45 +413,16 @@ def _sealed_tokens(app, contact_id) -> list[str]:
     return _contact_text(app, contact_id)
 
 
-def _vacuum_count(app, table: str) -> int:
-    with app.app_context():
-        with db.engine.connect() as conn:
-            return conn.execute(text(
-                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = :t"),
-                {"t": table}).scalar()
-
-
 def test_erased_notes_are_gone_from_the_database_files(app, world, worker_api):
     canary = _contact(worker_api, note="CANARI-" + "x" * 40)
     _age_contact(app, canary, BEFORE)
     tokens = _sealed_tokens(app, canary)
-    assert len(tokens) == 3 and all(tokens)  # the note and its two kept versions
-    with app.app_context():
-        dialect = db.engine.dialect.name
-        db.session.remove()
-    if dialect == "sqlite":
-        path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
-        files = [path, Path(f"{path}-wal")]
+    assert len(tokens) == 3  # the note and its two kept versions
 
-        def stored() -> bytes:
-            return b"".join(f.read_bytes() for f in files if f.exists())
+    def erase():
+        assert _purge(app).counts["contact_notes"] == 1
 
-        # The canary is there before, as stored (file or WAL), so the check below means it.
-        assert all(token.encode() in stored() for token in tokens)
-        assert _purge(app).counts["contact_notes"] == 1
-        found = stored()
-        assert not any(token.encode() in found for token in tokens)
-    else:
-        # PostgreSQL: VACUUM marks the dead rows' space reusable; it cannot promise the bytes
-        # are overwritten (docs/deployment.md). What the purge owes is that VACUUM ran.
-        assert dialect == "postgresql"
-        before = _vacuum_count(app, "record_version")
-        assert _purge(app).counts["contact_notes"] == 1
-        for _ in range(50):  # statistics arrive asynchronously
-            if _vacuum_count(app, "record_version") > before:
-                break
-            time.sleep(0.1)
-        assert _vacuum_count(app, "record_version") > before
+    assert_gone_from_the_files(app, tokens, erase)
 
 
 # -- the command and the admin home -----------------------------------------------------------
