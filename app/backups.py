@@ -104,12 +104,18 @@ def _major(version_text: str) -> int:
     return int(found.group(1))
 
 
+def _server_major() -> int:
+    """The PostgreSQL server's major version."""
+    major = int(db.session.scalar(text("SHOW server_version_num"))) // 10000
+    db.session.rollback()
+    return major
+
+
 def _tool_not_older_than_server(tool: str) -> None:
     """pg_dump and pg_restore refuse, or worse misread, a server newer than themselves."""
     shown = _tool([tool, "--version"], capture_output=True, text=True)
     mine = _major(shown.stdout)
-    server = int(db.session.scalar(text("SHOW server_version_num"))) // 10000
-    db.session.rollback()
+    server = _server_major()
     if mine < server:
         name = Path(tool).name
         raise BackupError(
