@@ -89,6 +89,29 @@ def set_language():
     return redirect(target if is_safe_redirect(target) else url_for("core.home"))
 
 
+# The person's choice of colours, written on <html data-theme> by the server (no flash of the
+# wrong theme); absent, the page follows the phone (prefers-color-scheme; app/static/css/theme.css).
+THEMES = ("light", "dark")
+
+
+@bp.post("/theme")
+def set_theme():
+    """Automatic, light or dark: kept in the session (signed in or not), like the language
+    before accounts had one. An unknown value changes nothing."""
+    theme = request.form.get("theme", "")
+    if theme in THEMES:
+        session["theme"] = theme
+    elif theme == "auto":
+        session.pop("theme", None)
+    target = request.form.get("next")
+    return redirect(target if is_safe_redirect(target) else url_for("core.home"))
+
+
+def current_theme() -> str | None:
+    theme = session.get("theme")
+    return theme if theme in THEMES else None
+
+
 @bp.get("/healthz")
 def healthz():
     return jsonify(status="ok")
@@ -194,7 +217,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_helpers():
-        return {"current_locale": str(get_locale() or "fr")}
+        return {"current_locale": str(get_locale() or "fr"), "current_theme": current_theme()}
 
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["local_datetime"] = lambda v: format_datetime(v, "short") if v else ""

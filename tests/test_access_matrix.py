@@ -55,6 +55,9 @@ def _api(worker: int, partner: int = 403) -> dict:
 CASES = [
     Case("core.home", "GET", "/", {"*": 302}),
     Case("core.set_language", "POST", "/language", {"*": 302}, form={"lang": "nl"}),
+    # -- theme (issue 15) --
+    # Automatic, light or dark, kept in the session for everybody, signed in or not.
+    Case("core.set_theme", "POST", "/theme", {"*": 302}, form={"theme": "dark"}),
     Case("core.healthz", "GET", "/healthz", {"*": 200}),
     Case("pwa.manifest", "GET", "/manifest.webmanifest", {"*": 200}),
     Case("pwa.service_worker", "GET", "/sw.js", {"*": 200}),
