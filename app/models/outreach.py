@@ -104,9 +104,9 @@ class Contact(HasTerms, RecordKeyed, Versioned, db.Model):
         CheckConstraint("people_count >= 1", name="people_count_positive"),
         Index("ix_contact_neighbourhood_occurred", "neighbourhood_id", "occurred_at"),
         # A person's history, and "persons met twice in the period" read from the index
-        # alone, already grouped by code.
+        # alone, already grouped by code, with the record keys their figure's key adds up.
         Index("ix_contact_person_code", "person_code_hash", "neighbourhood_id", "occurred_at",
-              sqlite_where=text("person_code_hash IS NOT NULL"),
+              "record_key", sqlite_where=text("person_code_hash IS NOT NULL"),
               postgresql_where=text("person_code_hash IS NOT NULL")),
     )
 
