@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -120,3 +120,28 @@ def assert_gone_from_the_files(app, sealed: list[str], erase) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("no VACUUM ran after the erasure")
+
+
+def figures(app, world, since: date | None = None) -> dict:
+    """Every active indicator's raw figure (counts with their keys) over the worker's two
+    neighbourhoods, from `since` (default: the first of January last year) to today: what
+    an erasure must leave exactly as it was."""
+    from app.evaluation import engine
+    from app.evaluation.dashboard import active_indicators
+    from app.loaders import (
+        DEFAULT_INDICATORS,
+        DEFAULT_OBJECTIVES,
+        load_indicators,
+        load_objectives,
+    )
+
+    today = date.today()
+    with app.app_context():
+        if not active_indicators():
+            load_objectives(DEFAULT_OBJECTIVES)
+            load_indicators(DEFAULT_INDICATORS)
+            db.session.commit()
+        result = engine.compute(active_indicators(), [world.colignon.id, world.brabant.id],
+                                engine.Period(since or date(today.year - 1, 1, 1), today))
+        db.session.remove()
+        return result

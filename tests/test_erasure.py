@@ -5,32 +5,17 @@ no code typed later finds the records again, and the evaluation's figures do not
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from sqlalchemy import select
 
 from app import crypto, erasure
-from app.evaluation import engine
 from app.evaluation.dashboard import active_indicators
-from app.evaluation.engine import Period
 from app.extensions import db
-from app.loaders import DEFAULT_INDICATORS, DEFAULT_OBJECTIVES, load_indicators, load_objectives
 from app.models import Contact, RecordVersion
 
-from .helpers import contact_payload, new_id
+from .helpers import contact_payload, figures, new_id
 
 CODE = "MARIE-77"
-
-
-def _figures(app, world):
-    with app.app_context():
-        if not active_indicators():
-            load_objectives(DEFAULT_OBJECTIVES)
-            load_indicators(DEFAULT_INDICATORS)
-            db.session.commit()
-        today = date.today()
-        return engine.compute(active_indicators(), [world.colignon.id, world.brabant.id],
-                              Period(date(today.year - 1, 1, 1), today))
 
 
 def _contact(worker_api, **overrides) -> str:
@@ -56,7 +41,7 @@ def _row(app, contact_id):
 
 def test_erasing_free_text_leaves_nothing_and_moves_nothing(app, world, worker_api):
     first, second = _contact(worker_api), _contact(worker_api)
-    before = _figures(app, world)
+    before = figures(app, world)
     _, code_before, version, updated_at, history = _row(app, first)
     assert any(v["note"] for v in history)
     with app.app_context():
@@ -69,13 +54,13 @@ def test_erasing_free_text_leaves_nothing_and_moves_nothing(app, world, worker_a
     assert (code, version_after, updated_after) == (code_before, version, updated_at)
     assert _row(app, second)[0] is not None
     assert worker_api.get(f"/contacts/{first}").get_json()["note"] is None
-    assert _figures(app, world) == before
+    assert figures(app, world) == before
 
 
 def test_unlinking_a_code_keeps_one_person_and_the_figures(app, world, worker_api):
     contacts = [_contact(worker_api), _contact(worker_api, neighbourhood="brabant")]
     other = _contact(worker_api, person_code="SOMEONE-ELSE")
-    before = _figures(app, world)
+    before = figures(app, world)
     with app.app_context():
         repeat = [i.code for i in active_indicators() if i.measure == "distinct_persons_repeat"]
     # MARIE-77 met twice (once in each neighbourhood); SOMEONE-ELSE once.
@@ -100,7 +85,7 @@ def test_unlinking_a_code_keeps_one_person_and_the_figures(app, world, worker_ap
     # A worker typing the code again meets nobody.
     answer = worker_api.get(f"/contacts/{contacts[0]}").get_json()
     assert "person_code" not in answer or answer["person_code"] is None
-    assert _figures(app, world) == before
+    assert figures(app, world) == before
     # A pseudonym is never taken for a code to unlink again.
     with app.app_context():
         assert erasure.unlink_codes([pseudonym]) == {}

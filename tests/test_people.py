@@ -15,15 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from app import crypto
-from app.evaluation import engine
-from app.evaluation.dashboard import active_indicators
-from app.evaluation.engine import Period
 from app.extensions import db
-from app.loaders import DEFAULT_INDICATORS, DEFAULT_OBJECTIVES, load_indicators, load_objectives
 from app.models import AuditEvent, BridgeStep, Contact, RecordVersion, Referral
 
 from .conftest import Api, csrf_from, login
-from .helpers import assert_gone_from_the_files, contact_payload, new_id
+from .helpers import assert_gone_from_the_files, contact_payload, figures, new_id
 
 CODE = "LUNE-42"
 CANARY = "CANARY-NOTE-7f3a"
@@ -77,17 +73,6 @@ def people(app, world):
     outsider = Api(app.test_client(), world.outsider.key)
     foreign = _person(app, world, outsider, "marolles", "SECRET-MAROLLES")
     return {"own": own, "foreign": foreign}
-
-
-def _figures(app, world):
-    with app.app_context():
-        if not active_indicators():
-            load_objectives(DEFAULT_OBJECTIVES)
-            load_indicators(DEFAULT_INDICATORS)
-            db.session.commit()
-        today = date.today()
-        return engine.compute(active_indicators(), [world.colignon.id, world.brabant.id],
-                              Period(date(today.year - 1, 1, 1), today))
 
 
 def _free_text(app, ids: dict) -> dict:
@@ -201,7 +186,7 @@ def test_api_lookup_answers_counts_and_no_free_text(world, worker_api, people):
 # -- forgetting (art. 17) ---------------------------------------------------------------------
 def test_forget_erases_the_person_in_scope_only(app, client, world, people, caplog):
     caplog.set_level(logging.DEBUG)
-    before = _figures(app, world)
+    before = figures(app, world)
     own_before = _free_text(app, people["own"])
     foreign_before = _free_text(app, people["foreign"])
     assert all(own_before[k] for k in ("notes", "messages", "replies", "step_notes", "history"))
@@ -229,7 +214,7 @@ def test_forget_erases_the_person_in_scope_only(app, client, world, people, capl
     history = _post_json(colleague, "/person-codes/history", {"person_code": CODE}).get_json()
     assert history["contact_count"] == 0 and not history["bridges"] and not history["referrals"]
     # The figures are the same.
-    assert _figures(app, world) == before
+    assert figures(app, world) == before
     assert all(CODE not in record.getMessage() for record in caplog.records)
 
 
@@ -263,7 +248,7 @@ def test_forget_of_a_code_only_known_elsewhere_is_404(app, client, world, people
 
 
 def test_api_forget(app, world, worker_api, people):
-    before = _figures(app, world)
+    before = figures(app, world)
     foreign_before = _free_text(app, people["foreign"])
     answer = _post_json(worker_api, "/people/forget", {"person_code": f"  {CODE.lower()} "})
     assert answer.status_code == 200, answer.get_json()
@@ -274,7 +259,7 @@ def test_api_forget(app, world, worker_api, people):
     assert body["unlinked"] == {"contacts": 2, "bridges": 1}
     assert _free_text(app, people["own"])["notes"] == []
     assert _free_text(app, people["foreign"]) == foreign_before
-    assert _figures(app, world) == before
+    assert figures(app, world) == before
     # Forgotten: for this worker the code is linked to nothing any more.
     assert _post_json(worker_api, "/people/lookup", {"person_code": CODE}).status_code == 404
     assert _post_json(worker_api, "/people/forget", {"person_code": CODE}).status_code == 404

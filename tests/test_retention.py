@@ -12,11 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from app import crypto, erasure, retention
-from app.evaluation import engine
 from app.evaluation.dashboard import active_indicators
-from app.evaluation.engine import Period
 from app.extensions import db
-from app.loaders import DEFAULT_INDICATORS, DEFAULT_OBJECTIVES, load_indicators, load_objectives
 from app.models import (
     AuditEvent,
     Bridge,
@@ -28,7 +25,7 @@ from app.models import (
 )
 
 from .conftest import Api
-from .helpers import assert_gone_from_the_files, contact_payload, new_id
+from .helpers import assert_gone_from_the_files, contact_payload, figures, new_id
 
 # A fixed clock. Notes (24 months): local midnight of 2024-06-15 in Brussels, i.e.
 # 2024-06-14 22:00 UTC. Codes (36 months): local midnight of 2023-06-15.
@@ -164,18 +161,6 @@ def _steps_text(app, bridge_id) -> list:
         db.session.remove()
     return [note for note, _ in found] + [
         v["note"] for _, step_id in found for v in _history(app, "bridge_step", step_id)]
-
-
-def _figures(app, world):
-    with app.app_context():
-        if not active_indicators():
-            load_objectives(DEFAULT_OBJECTIVES)
-            load_indicators(DEFAULT_INDICATORS)
-            db.session.commit()
-        figures = engine.compute(active_indicators(), [world.colignon.id, world.brabant.id],
-                                 Period(date(2020, 1, 1), date.today()))
-        db.session.remove()
-        return figures
 
 
 # -- notes at their boundary ------------------------------------------------------------------
@@ -355,14 +340,14 @@ def test_a_second_run_erases_nothing_more(app, world, worker_api):
 
 def test_figures_do_not_move(app, world, worker_api):
     made = _old_world(app, world, worker_api)
-    before = _figures(app, world)
+    before = figures(app, world, date(2020, 1, 1))
     with app.app_context():
         repeat = [i.code for i in active_indicators() if i.measure == "distinct_persons_repeat"]
     assert repeat and any(before[code].n for code in repeat)  # MONDE-7, met twice, counts
     counts_before = {t: len(rows) for t, rows in _state(app).items()}
     report = _purge(app)
     assert report.counts["contact_codes"] and report.counts["contact_notes"]
-    assert _figures(app, world) == before
+    assert figures(app, world, date(2020, 1, 1)) == before
     assert {t: len(rows) for t, rows in _state(app).items()} == counts_before
     # Terms stay: the contacts still answer with their themes.
     body = worker_api.get(f"/contacts/{made['contacts'][0]}").get_json()
