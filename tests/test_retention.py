@@ -443,7 +443,7 @@ def test_admin_home_shows_the_settings_and_the_last_run(app, world, admin, worke
     page = admin.client.get("/admin").text
     assert "Conservation des données" in page
     assert "Notes effacées 24 mois après la dernière activité" in page
-    assert "codes personne déliés 36 mois après le dernier contact" in page
+    assert "Codes personne déliés 36 mois après le dernier contact" in page
     assert "Purge jamais lancée" in page and "retention purge" in page
     _purge(app, dry_run=True)
     page = admin.client.get("/admin").text
