@@ -17,7 +17,10 @@ import json
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
+
+from .js_messages import js_messages
 
 bp = Blueprint("pwa", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -54,7 +57,14 @@ def _binding() -> str:
 def binding_header(response: Response) -> Response:
     if request.endpoint not in _SHARED_ENDPOINTS and BINDING_HEADER not in response.headers:
         response.headers[BINDING_HEADER] = relais_binding() or "-"
+    if request.endpoint != "static" and "Content-Language" not in response.headers:
+        # The service worker learns the person's language from it, to show its offline
+        # pages in that language.
+        response.headers["Content-Language"] = str(get_locale() or "fr")
     return response
+
+
+bp.add_app_template_global(js_messages, "js_messages")
 
 
 def shell_version() -> str:
@@ -100,7 +110,9 @@ def service_worker():
     config = {"version": shell_version(), "pages": list(current_app.config["OFFLINE_PAGES"]),
               "assets": [url_for("static", filename=name) for name in SHELL_ASSETS]
               + [url_for("pwa.manifest"), url_for("pwa.offline"),
-                 url_for("pwa.offline", session="ended")]}
+                 url_for("pwa.offline", session="ended")]
+              + [url for pair in offline_pages().values() for url in pair],
+              "offline": offline_pages()}
     body = (STATIC / "sw.js").read_text(encoding="utf-8").replace(
         "__RELAIS_CONFIG__", json.dumps(config))
     response = Response(body, mimetype="text/javascript")
@@ -115,6 +127,21 @@ def offline():
     the phone shows without network when no session is open on it, or the one that was has
     ended (the pages kept for a person are never shown then). Both are kept in the shared
     shell, so they name nobody: their templates stand alone, without the signed-in layout."""
-    if request.args.get("session") == "ended":
-        return render_template("offline_signed_out.html")
-    return render_template("offline.html")
+    template = "offline_signed_out.html" if request.args.get("session") == "ended" \
+        else "offline.html"
+    lang = request.args.get("lang")
+    if lang in current_app.config["LANGUAGES"]:
+        # Kept once per language: the service worker shows the one of the person's language.
+        with force_locale(lang):
+            response = Response(render_template(template))
+            response.headers["Content-Language"] = lang
+            return response
+    return render_template(template)
+
+
+def offline_pages() -> dict[str, list[str]]:
+    """The offline pages in every language, kept in the service worker's shell:
+    ``{lang: [page never kept, no session open]}``."""
+    return {lang: [url_for("pwa.offline", lang=lang),
+                   url_for("pwa.offline", lang=lang, session="ended")]
+            for lang in current_app.config["LANGUAGES"]}

@@ -7,7 +7,9 @@
    named after the session's offline key, which the server gives in every answer
    (X-Relais-Binding: KEY|USER_ID|ENDS_AT, or "-" when nobody is signed in). Another key or a
    signed-out answer drops every other person's pages; after ENDS_AT nothing kept is shown,
-   not even without network. The shell (offline pages, CSS, scripts) names nobody. */
+   not even without network. The shell (offline pages, CSS, scripts) names nobody.
+   The offline pages are kept in every language (CONFIG.offline); the one shown is in the
+   language of the last answer seen (its Content-Language, or a page's message). */
 "use strict";
 var CONFIG = __RELAIS_CONFIG__;
 var CACHE = "relais-shell-" + CONFIG.version;
@@ -15,6 +17,7 @@ var DATA_CACHE = "relais-data";     // vocabularies and directory: nobody's pers
 var PAGES = "relais-pages-";        // + offline key: one person's pages, in one session
 var BINDING = "/__relais/binding";  // in a PAGES cache: whose it is, and until when
 var HEADER = "X-Relais-Binding";
+var LANGUAGE = "/__relais/language";  // in the shell: the language of the offline pages
 
 // The queue's script asks the worker to look at the answers it gets (its /api/v1/me).
 self.relaisObserve = function (response) {
@@ -71,6 +74,7 @@ function forget(keep) {
    session gets its pages at once (`event` waits for them), as at install: the next person
    has the forms without network without having opened them first. */
 function learn(response, event) {
+  if (response) { setLanguage(response.headers.get("Content-Language")); }
   if (!response || !response.headers.has(HEADER)) { return Promise.resolve(null); }
   var binding = parse(response.headers.get(HEADER));
   if (!binding) {
@@ -142,6 +146,34 @@ function withTimeout(promise, ms) {
   });
 }
 
+// -- the language of the offline pages --------------------------------------------------------
+var language = null;
+
+function setLanguage(value) {
+  if (!value || !CONFIG.offline[value] || value === language) { return Promise.resolve(); }
+  language = value;
+  return caches.open(CACHE).then(function (cache) {
+    return cache.put(LANGUAGE, new Response(value));
+  }).catch(function () { return null; });
+}
+
+function currentLanguage() {
+  if (language) { return Promise.resolve(language); }
+  return caches.open(CACHE).then(function (cache) { return cache.match(LANGUAGE); })
+    .then(function (hit) { return hit ? hit.text() : null; })
+    .then(function (value) { language = CONFIG.offline[value] ? value : null; return language; })
+    .catch(function () { return null; });
+}
+
+/* The offline page (`ended`: the one for a phone without an open session) in the person's
+   language; the one kept at install when the language is not known. */
+function offlinePage(ended) {
+  return currentLanguage().then(function (lang) {
+    var pages = CONFIG.offline[lang];
+    return shell(pages ? pages[ended ? 1 : 0] : ended ? "/offline?session=ended" : "/offline");
+  });
+}
+
 function shell(path) {
   return caches.open(CACHE).then(function (cache) { return cache.match(path); })
     .then(function (hit) { return hit || Response.error(); });
@@ -151,13 +183,13 @@ function shell(path) {
    that names nobody. */
 function offline(url, kept) {
   return current().then(function (session) {
-    if (!session) { return shell("/offline?session=ended"); }
+    if (!session) { return offlinePage(true); }
     return (kept ? session.cache.match(url.pathname) : Promise.resolve(null))
       .then(function (hit) {
         var own = hit && parse(hit.headers.get(HEADER));
-        return own && own.key === session.key ? hit : shell("/offline");
+        return own && own.key === session.key ? hit : offlinePage(false);
       });
-  }).catch(function () { return shell("/offline?session=ended"); });
+  }).catch(function () { return offlinePage(true); });
 }
 
 function page(event, url) {
@@ -228,8 +260,8 @@ self.addEventListener("message", function (event) {
     // A page says whose session it was made in (it may have come without this worker):
     // another person's or session's pages go. It never keeps anything by itself.
     var binding = parse(data.binding);
-    event.waitUntil(serial(function () {
+    event.waitUntil(Promise.all([setLanguage(data.lang), serial(function () {
       return forget(binding ? PAGES + binding.key : null);
-    }));
+    })]));
   }
 });

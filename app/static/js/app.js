@@ -89,5 +89,7 @@
   var meta = document.querySelector('meta[name="relais-binding"]');
   var sw = navigator.serviceWorker;
   if (!meta || !sw || !sw.controller) { return; }
-  sw.controller.postMessage({ binding: meta.content || null });
+  // Its language too: the worker's offline pages are shown in it.
+  sw.controller.postMessage({ binding: meta.content || null,
+                              lang: document.documentElement.lang || null });
 })();

@@ -9,6 +9,109 @@
   var userId = parseInt(document.body.dataset.userId || "0", 10);
   if (!Q || !userId || !window.indexedDB || !window.fetch) { return; }
 
+  // -- texts and dates in the page's language ----------------------------------------------
+  // The texts come translated from the server (app/js_messages.py, a JSON block in the page);
+  // FALLBACK is the French of the same texts, for a page without the block.
+  // fallback: begin
+  var FALLBACK = {
+    state_waiting: "En attente du réseau", state_auth: "Reconnexion nécessaire",
+    state_error: "À corriger", state_blocked: "Refusé par le serveur",
+    state_to_resolve: "À résoudre", badge_to_resolve: "à résoudre",
+    badge_waiting: { one: "%(num)d en attente d'envoi", other: "%(num)d en attente d'envoi" },
+    badge_waiting_to_resolve: { one: "dont %(num)d à résoudre",
+                                other: "dont %(num)d à résoudre" },
+    other_author: {
+      one: "%(num)d enregistrement attend son auteur·e : il partira à sa prochaine connexion " +
+           "sur ce téléphone.",
+      other: "%(num)d enregistrements attendent leur auteur·e : ils partiront à sa prochaine " +
+             "connexion sur ce téléphone." },
+    field_error: "%(field)s : %(errors)s", compare: "Comparer et choisir",
+    correct: "Corriger", "delete": "Supprimer",
+    confirm_delete: "Supprimer définitivement cet enregistrement du téléphone ? Il ne sera " +
+                    "jamais envoyé.",
+    reason_invalid: "Certaines données ne sont pas valides.",
+    reason_403: "Écriture refusée : vous n'êtes peut-être plus membre de ce quartier. " +
+                "Demandez à l'administration, ou supprimez cet enregistrement.",
+    reason_404: "Un enregistrement lié n'existe plus (sortie, contact…). Corrigez ou supprimez.",
+    reason_412: "Cet enregistrement n'existe plus sur le serveur : il ne peut pas être modifié.",
+    reason_428: "Le serveur demande la version de départ de cette modification. Supprimez-la " +
+                "et refaites-la depuis la fiche.",
+    reason_to_resolve: "Un·e collègue a modifié les mêmes champs : choisissez, champ par " +
+                       "champ, la version à garder.",
+    label_contact: "Contact du %(when)s", label_referral: "Orientation du %(when)s",
+    label_bridge_step: "Étape du %(when)s",
+    label_collective_action: "Action collective du %(when)s",
+    label_edit: "%(label)s (modification)", saved: "Enregistré.",
+    saved_offline: "Enregistré sur le téléphone : il sera envoyé au retour du réseau.",
+    conflict_title: { one: "Un champ a été modifié aussi par un·e collègue",
+                      other: "%(num)d champs ont été modifiés aussi par un·e collègue" },
+    conflict_intro: "« %(label)s » attend sur ce téléphone. Depuis la version que vous " +
+      "aviez, un·e collègue a enregistré une autre valeur pour ces champs. Rien n'est encore " +
+      "envoyé : choisissez, pour chaque champ, la version à garder. Vos autres changements " +
+      "et ceux de votre collègue sont gardés.",
+    yours: "Votre version", theirs: "Version actuelle (collègue)",
+    code_typed: "Le code que vous avez tapé", code_removed: "Pas de code : vous l'aviez retiré",
+    code_theirs: "Le code enregistré par votre collègue", code_none: "Pas de code",
+    keep_both: "Garder les deux",
+    keep_both_hint: "Votre texte, une ligne vide, puis celui de votre collègue.",
+    save_choice: "Enregistrer ce choix", later: "Plus tard",
+    changed_by: "par %(name)s, le %(when)s", changed_on: "le %(when)s", empty: "(vide)",
+    other_outing: "Une autre sortie",
+    changed_again: "Un·e collègue a encore modifié cet enregistrement : comparez à nouveau.",
+    choice_kept: "Votre choix est gardé sur le téléphone : il sera envoyé au retour du réseau.",
+    fields: {
+      neighbourhood: "Quartier", outing: "Sortie", occurred_at: "Quand",
+      people_count: "Nombre de personnes", place_type: "Lieu", initiative: "À l'initiative de",
+      age_band: "Âge", gender: "Genre", languages: "Langues", situations: "Situations",
+      themes: "Thèmes", responses: "Réponses", person_code: "Code personne", note: "Note",
+      mission: "Mission", occurred_on: "Date", participants: "Nombre de participants",
+      organisations: "Partenaires", title: "Intitulé", organisation: "Service",
+      modality: "Modalité", message: "Message", kind: "Type d'étape" },
+  };
+  // fallback: end
+  var MESSAGES = (function () {
+    var block = document.getElementById("relais-messages");
+    try { return (block && JSON.parse(block.textContent)) || FALLBACK; }
+    catch (error) { return FALLBACK; }
+  })();
+  var LOCALE = { fr: "fr-BE", nl: "nl-BE", en: "en-GB" }[document.documentElement.lang] ||
+               "fr-BE";
+  var PLURAL = window.Intl && Intl.PluralRules ? new Intl.PluralRules(LOCALE) : null;
+
+  function format(text, values) {
+    return String(text).replace(/%\((\w+)\)[sd]/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
+
+  /* A text of the scripts, its placeholders filled; with `values.num`, the plural form. */
+  function t(key, values) {
+    var text = key in MESSAGES ? MESSAGES[key] : FALLBACK[key];
+    if (text && typeof text === "object") {
+      var n = values ? values.num : 1;
+      var form = PLURAL ? PLURAL.select(n) : (n > 1 ? "other" : "one");
+      text = form === "one" ? text.one : text.other;
+    }
+    return format(text === undefined ? key : text, values);
+  }
+
+  function fieldLabel(field) {
+    var own = MESSAGES.fields || FALLBACK.fields;
+    return own[field] || FALLBACK.fields[field] || field;
+  }
+
+  var SHORT = { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" };
+  var LONG_DAY = { day: "numeric", month: "long", year: "numeric" };
+  var LONG = { day: "numeric", month: "long", year: "numeric", hour: "2-digit",
+               minute: "2-digit" };
+
+  /* "2026-11-25" as the page's language writes a day. */
+  function localDay(value, options) {
+    var day = /^(\d{4})-(\d\d)-(\d\d)$/.exec(value || "");
+    if (!day) { return value || ""; }
+    return new Date(+day[1], +day[2] - 1, +day[3]).toLocaleDateString(LOCALE, options);
+  }
+
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
@@ -31,15 +134,16 @@
       if (badge) {
         badge.textContent = String(items.length);
         if (toResolve) {
-          badge.appendChild(el("span", { "class": "queue-badge-state" }, "à résoudre"));
+          badge.appendChild(el("span", { "class": "queue-badge-state" },
+                               t("badge_to_resolve")));
         }
         badge.classList.toggle("to-resolve", toResolve > 0);
         badge.hidden = items.length === 0;
         // Set only here, once the queue has been read: the page as served says nothing yet.
         badge.dataset.count = String(items.length);
         badge.dataset.toResolve = String(toResolve);
-        badge.setAttribute("aria-label", items.length + " en attente d'envoi" +
-                           (toResolve ? ", dont " + toResolve + " à résoudre" : ""));
+        badge.setAttribute("aria-label", t("badge_waiting", { num: items.length }) +
+          (toResolve ? ", " + t("badge_waiting_to_resolve", { num: toResolve }) : ""));
       }
       var banner = document.getElementById("queue-banner");
       if (banner) {
@@ -56,9 +160,17 @@
   }
   var labelsKept = false;
 
-  var STATES = { waiting: "En attente du réseau", auth: "Reconnexion nécessaire",
-                 error: "À corriger", blocked: "Refusé par le serveur",
-                 "to-resolve": "À résoudre" };
+  var STATES = { waiting: "state_waiting", auth: "state_auth", error: "state_error",
+                 blocked: "state_blocked", "to-resolve": "state_to_resolve" };
+  var HELD = ["error", "blocked", "to-resolve"];
+
+  /* Why a record waits: the server's message, or the reason the queue kept (items queued by
+     an older version kept a text in `message`). */
+  function why(item) {
+    if (item.message) { return item.message; }
+    if (item.reason && HELD.indexOf(item.status) !== -1) { return t("reason_" + item.reason); }
+    return null;
+  }
 
   function renderPanel(items, others) {
     var panel = document.getElementById("queue-panel");
@@ -69,34 +181,33 @@
     list.textContent = "";
     if (others) {  // what they are is the author's: only how many wait for them
       list.appendChild(el("li", { "class": "queue-item queue-other-author" },
-        others + (others > 1 ? " enregistrements attendent leur auteur·e : ils partiront"
-                             : " enregistrement attend son auteur·e : il partira") +
-        " à sa prochaine connexion sur ce téléphone."));
+                          t("other_author", { num: others })));
     }
     items.forEach(function (item) {
       var li = el("li", { "class": "queue-item queue-" + item.status, "data-id": item.id });
       li.appendChild(el("strong", {}, item.label));
       li.appendChild(el("span", { "class": "queue-state" },
-                        " — " + (STATES[item.status] || item.status)));
-      if (item.message) {
+                        " — " + (STATES[item.status] ? t(STATES[item.status]) : item.status)));
+      var reason = why(item);
+      if (reason) {
         li.appendChild(el("p", { "class": item.status === "to-resolve" ? "queue-resolve-hint" :
-                                   "field-error" }, item.message));
+                                   "field-error" }, reason));
       }
       Object.keys(item.errors || {}).forEach(function (field) {
         li.appendChild(el("p", { "class": "field-error" },
-                          field + " : " + item.errors[field].join(" ")));
+                          t("field_error", { field: fieldLabel(field),
+                                             errors: item.errors[field].join(" ") })));
       });
       if (item.status === "to-resolve" && item.conflict) {
         li.appendChild(el("a", { "class": "button small primary", href: "#resolve=" + item.id,
-                                 "data-resolve": item.id }, "Comparer et choisir"));
+                                 "data-resolve": item.id }, t("compare")));
       } else if (item.editUrl && (item.status === "error" || item.status === "blocked")) {
         li.appendChild(el("a", { "class": "button small", href: item.editUrl + "#queued=" +
-                                 item.id }, "Corriger"));
+                                 item.id }, t("correct")));
       }
-      var drop = el("button", { type: "button", "class": "button small" }, "Supprimer");
+      var drop = el("button", { type: "button", "class": "button small" }, t("delete"));
       drop.addEventListener("click", function () {
-        if (window.confirm("Supprimer définitivement cet enregistrement du téléphone ? " +
-                           "Il ne sera jamais envoyé.")) {
+        if (window.confirm(t("confirm_delete"))) {
           Q.remove(item.id).then(refresh);
         }
       });
@@ -147,8 +258,8 @@
       if (data.get("person_code")) { payload.person_code = data.get("person_code"); }
       if (data.get("note")) { payload.note = data.get("note"); }
       return { url: "/api/v1/contacts/", payload: payload, editUrl: "/contacts/new",
-               label: "Contact du " + (when ? new Date(when).toLocaleString("fr-BE", {
-                 day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }) : "") };
+               label: t("label_contact", {
+                 when: when ? new Date(when).toLocaleString(LOCALE, SHORT) : "" }) };
     },
     referral: function (form) {
       var data = new FormData(form);
@@ -158,12 +269,13 @@
                       message: data.get("message") || null, send: !!data.get("send") };
       if (data.get("bridge")) { payload.bridge = data.get("bridge"); }
       return { url: "/api/v1/referrals/", payload: payload, editUrl: location.pathname,
-               label: "Orientation du " + new Date().toLocaleDateString("fr-BE") };
+               label: t("label_referral", { when: new Date().toLocaleDateString(LOCALE) }) };
     },
     bridge_step: function (form) {
       var data = new FormData(form);
       return { url: "/api/v1/bridges/" + form.dataset.bridge + "/steps/",
-               editUrl: location.pathname, label: "Étape du " + (data.get("occurred_on") || ""),
+               editUrl: location.pathname,
+               label: t("label_bridge_step", { when: localDay(data.get("occurred_on")) }),
                payload: { occurred_on: data.get("occurred_on") || null,
                           kind: data.get("kind") || null, note: data.get("note") || null,
                           next_step_due: data.get("next_step_due") || null } };
@@ -173,7 +285,7 @@
       var participants = parseInt(data.get("participants"), 10);
       return {
         url: "/api/v1/collective-actions/", editUrl: "/collective-actions/new",
-        label: "Action collective du " + (data.get("occurred_on") || ""),
+        label: t("label_collective_action", { when: localDay(data.get("occurred_on")) }),
         payload: {
           neighbourhood: data.get("neighbourhood") || null,
           mission: data.get("mission") || null, occurred_on: data.get("occurred_on") || null,
@@ -251,8 +363,6 @@
     return names;
   }
 
-  var OFFLINE_SAVED = "Enregistré sur le téléphone : il sera envoyé au retour du réseau.";
-
   /* Put an item in the queue, try to send it at once, then leave the form. */
   function queueAndLeave(form, item, next) {
     return Q.put(item).then(Q.sync).then(function (result) {
@@ -275,7 +385,7 @@
         location.href = "/today#resolve=" + left.id;
         return null;
       }
-      flash(left ? OFFLINE_SAVED : "Enregistré.");
+      flash(left ? t("saved_offline") : t("saved"));
       location.href = next;
       return null;
     });
@@ -365,7 +475,7 @@
         var remove = form.querySelector('input[name="remove_person_code"]');
         if (remove && remove.checked) { payload.person_code = null; }
         var item = { id: recordId, kind: kind, url: built.url + recordId, payload: payload,
-                     label: built.label + " (modification)", editUrl: location.pathname,
+                     label: t("label_edit", { label: built.label }), editUrl: location.pathname,
                      precondition: { version: base }, names: choiceNames(form),
                      userId: userId, queuedAt: Date.now(), status: "waiting", attempts: 0 };
         return queueAndLeave(form, item, form.dataset.after || "/today");
@@ -380,15 +490,6 @@
                         gender: "gender", languages: "language", situations: "situation",
                         themes: "theme", responses: "response", mission: "collective_mission",
                         modality: "referral_modality", kind: "bridge_step_kind" };
-  var FIELD_LABELS = {
-    neighbourhood: "Quartier", outing: "Sortie", occurred_at: "Quand",
-    people_count: "Nombre de personnes", place_type: "Lieu", initiative: "À l'initiative de",
-    age_band: "Âge", gender: "Genre", languages: "Langues", situations: "Situations",
-    themes: "Thèmes", responses: "Réponses", person_code: "Code personne", note: "Note",
-    mission: "Mission", occurred_on: "Date", participants: "Nombre de participants",
-    organisations: "Partenaires", title: "Intitulé", organisation: "Service",
-    modality: "Modalité", message: "Message", kind: "Type d'étape",
-  };
   var FREE_TEXT = ["note", "message"];
 
   function readJson(url) {
@@ -432,21 +533,18 @@
     var own = (item.names || {})[field];
     if (own && own[value]) { return own[value]; }
     if (typeof value === "string" && /^\d{4}-\d\d-\d\dT/.test(value)) {
-      return new Date(value).toLocaleString("fr-BE", {
-        day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit" });
+      return new Date(value).toLocaleString(LOCALE, LONG);
     }
     if (typeof value === "string" && /^\d{4}-\d\d-\d\d$/.test(value)) {
-      var day = value.split("-").map(Number);
-      return new Date(day[0], day[1] - 1, day[2]).toLocaleDateString("fr-BE", {
-        day: "numeric", month: "long", year: "numeric" });
+      return localDay(value, LONG_DAY);
     }
-    if (field === "outing") { return "Une autre sortie"; }
+    if (field === "outing") { return t("other_outing"); }
     return String(value);
   }
 
   function shown(item, field, value, names) {
     if (value === null || value === undefined || value === "" ||
-        (Array.isArray(value) && !value.length)) { return "(vide)"; }
+        (Array.isArray(value) && !value.length)) { return t("empty"); }
     return (Array.isArray(value) ? value : [value]).map(function (v) {
       return shownOne(item, field, v, names);
     }).join(", ");
@@ -455,9 +553,9 @@
   // "par Amina, le 25/11 21:32": who gave the current value, as the pages say it.
   function whoChanged(change) {
     if (!change || !change.at) { return null; }
-    var when = new Date(change.at).toLocaleString("fr-BE", {
-      day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" });
-    return change.name ? "par " + change.name + ", le " + when : "le " + when;
+    var when = new Date(change.at).toLocaleString(LOCALE, SHORT);
+    return change.name ? t("changed_by", { name: change.name, when: when })
+                       : t("changed_on", { when: when });
   }
 
   function choice(field, value, who, text, hint) {
@@ -479,37 +577,32 @@
     var c = item.conflict, current = c.current || {};
     var form = el("form", { "class": "conflict-form", "data-conflict-for": item.id });
     var section = el("section", { "class": "conflict", "aria-labelledby": "conflict-title" });
-    section.appendChild(el("h2", { id: "conflict-title", tabindex: "-1" }, c.fields.length > 1 ?
-      c.fields.length + " champs ont été modifiés aussi par un·e collègue" :
-      "Un champ a été modifié aussi par un·e collègue"));
-    section.appendChild(el("p", {}, "« " + item.label + " » attend sur ce téléphone. Depuis la " +
-      "version que vous aviez, un·e collègue a enregistré une autre valeur pour ces champs. " +
-      "Rien n'est encore envoyé : choisissez, pour chaque champ, la version à garder. Vos " +
-      "autres changements et ceux de votre collègue sont gardés."));
+    section.appendChild(el("h2", { id: "conflict-title", tabindex: "-1" },
+                           t("conflict_title", { num: c.fields.length })));
+    section.appendChild(el("p", {}, t("conflict_intro", { label: item.label })));
     c.fields.forEach(function (field) {
       var box = el("fieldset", { "class": "conflict-field", "data-field": field });
-      box.appendChild(el("legend", {}, c.labels[field] || FIELD_LABELS[field] || field));
+      box.appendChild(el("legend", {}, c.labels[field] || fieldLabel(field)));
       var yours = field in item.payload ? item.payload[field] : (c.yours || {})[field];
       if (field === "person_code") {  // never shown, never in an answer
-        box.appendChild(choice(field, "yours", "Votre version", yours ?
-          "Le code que vous avez tapé" : "Pas de code : vous l'aviez retiré"));
-        box.appendChild(choice(field, "theirs", "Version actuelle (collègue)",
-          current.has_person_code ? "Le code enregistré par votre collègue" : "Pas de code"));
+        box.appendChild(choice(field, "yours", t("yours"),
+                               yours ? t("code_typed") : t("code_removed")));
+        box.appendChild(choice(field, "theirs", t("theirs"),
+                               current.has_person_code ? t("code_theirs") : t("code_none")));
       } else {
-        box.appendChild(choice(field, "yours", "Votre version", shown(item, field, yours, names)));
-        box.appendChild(choice(field, "theirs", "Version actuelle (collègue)",
+        box.appendChild(choice(field, "yours", t("yours"), shown(item, field, yours, names)));
+        box.appendChild(choice(field, "theirs", t("theirs"),
                                shown(item, field, current[field], names),
                                whoChanged((c.changedBy || {})[field])));
         if (FREE_TEXT.indexOf(field) !== -1) {
-          box.appendChild(choice(field, "both", "Garder les deux", null,
-                                 "Votre texte, une ligne vide, puis celui de votre collègue."));
+          box.appendChild(choice(field, "both", t("keep_both"), null, t("keep_both_hint")));
         }
       }
       section.appendChild(box);
     });
     section.appendChild(el("button", { type: "submit", "class": "button primary" },
-                           "Enregistrer ce choix"));
-    section.appendChild(el("a", { "class": "button", href: "#queue" }, "Plus tard"));
+                           t("save_choice")));
+    section.appendChild(el("a", { "class": "button", href: "#queue" }, t("later")));
     form.appendChild(section);
     return form;
   }
@@ -561,9 +654,8 @@
           location.hash = "queue";  // closes the screen
           return Q.sync().catch(function () { return null; });
         }).then(function () { return Q.get(id); }).then(function (left) {
-          say(!left ? "Enregistré." : left.status === "to-resolve" ?
-              "Un·e collègue a encore modifié cet enregistrement : comparez à nouveau." :
-              "Votre choix est gardé sur le téléphone : il sera envoyé au retour du réseau.");
+          say(!left ? t("saved") : left.status === "to-resolve" ? t("changed_again") :
+              t("choice_kept"));
           return refresh();
         });
       });

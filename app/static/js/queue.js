@@ -76,16 +76,11 @@
     if (scope.BroadcastChannel) { new BroadcastChannel("relais-queue").postMessage("changed"); }
   }
 
-  var MESSAGES = {
-    403: "Écriture refusée : vous n'êtes peut-être plus membre de ce quartier. Demandez à " +
-         "l'administration, ou supprimez cet enregistrement.",
-    404: "Un enregistrement lié n'existe plus (sortie, contact…). Corrigez ou supprimez.",
-    412: "Cet enregistrement n'existe plus sur le serveur : il ne peut pas être modifié.",
-    428: "Le serveur demande la version de départ de cette modification. Supprimez-la et " +
-         "refaites-la depuis la fiche.",
-  };
-  var TO_RESOLVE = "Un·e collègue a modifié les mêmes champs : choisissez, champ par champ, " +
-                   "la version à garder.";
+  // Answers that block a record until the worker acts. The queue keeps why (item.reason) and
+  // the server's own message, in the person's language; the page says the reason in its own
+  // language when the server gave none (offline.js; this script also runs in the service
+  // worker, which has no texts).
+  var BLOCKING = [403, 404, 412, 428];
   // Statuses that wait for the worker, never sent again by themselves.
   var HELD = ["error", "blocked", "to-resolve"];
 
@@ -208,7 +203,8 @@
           result.conflicts += 1;
           item.status = "to-resolve";
           item.conflict = keptConflict(item, body, response.status);
-          item.message = TO_RESOLVE;
+          item.reason = "to_resolve";
+          item.message = null;
           delete item.errors;
           return save(item).then(keepLabels);
         }
@@ -218,10 +214,12 @@
         } else if (response.status === 422) {
           item.status = "error";
           item.errors = body.errors || {};
-          item.message = body.error || "Certaines données ne sont pas valides.";
-        } else if (MESSAGES[response.status]) {
+          item.reason = "invalid";
+          item.message = body.error || null;
+        } else if (BLOCKING.indexOf(response.status) !== -1) {
           item.status = "blocked";
-          item.message = body.error || MESSAGES[response.status];
+          item.reason = String(response.status);
+          item.message = body.error || null;
         } else {
           item.status = "waiting";  // a server hiccup: try again later
           result.offline = true;
@@ -346,6 +344,7 @@
     item.attempts = 0;
     delete item.conflict;
     delete item.message;
+    delete item.reason;
     delete item.errors;
     return save(item);
   }
