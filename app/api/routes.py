@@ -76,7 +76,8 @@ ALL_ROLES = tuple(Role)
 @bp.errorhandler(Invalid)
 def invalid(exc: Invalid):
     db.session.rollback()
-    return jsonify(error="Certaines données ne sont pas valides.", errors=exc.errors), 422
+    return jsonify(error=str(_l("Certaines données ne sont pas valides.")),
+                   errors=exc.errors), 422
 
 
 def _json_object() -> dict:
@@ -352,7 +353,7 @@ def put_bridge(bridge_id):
                          and data["organisation"] == bridge.organisation)
             if unchanged:
                 return  # a retry of what was sent before the bridge was closed
-            raise Conflict("Ce suivi-pont est clôturé : il ne change plus.")
+            raise Conflict(_l("Ce suivi-pont est clôturé : il ne change plus."))
         apply_bridge(bridge, data, current_user)
 
     return _put(Bridge, bridge_id, clean,
