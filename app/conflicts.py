@@ -30,7 +30,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -38,6 +37,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import audit, versions, vocab
 from .extensions import db
+from .formats import format_date, format_datetime
 from .models import (
     CONTACT_MULTI_TERMS,
     CONTACT_SINGLE_TERMS,

@@ -18,7 +18,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, format_datetime, format_time, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import crypto
 from .access import wants_json
 from .extensions import db, login_manager
+from .formats import format_date, format_datetime, format_decimal, format_time
 from .models import Role, User
 from .vocab import labels_for, labels_in_order, offered
 from .vocab import terms as vocab_terms
@@ -225,4 +226,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = lambda v: format_time(v, "HH:mm") if v else ""
     app.jinja_env.filters["local_weekday"] = lambda v: format_date(v, "EEEE d MMMM y")
     app.jinja_env.filters["local_month"] = lambda v: format_date(v, "LLLL y")
+    app.jinja_env.filters["local_number"] = lambda v: format_decimal(v) if v is not None else ""
     app.jinja_env.filters["by_local_day"] = by_local_day

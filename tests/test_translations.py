@@ -509,3 +509,28 @@ def _french_of_js_messages() -> dict:
 def test_script_fallback_is_the_french_of_the_server():
     """offline.js's French copy says what app/js_messages.py says, key for key."""
     assert _fallback_of_offline_js() == _french_of_js_messages()
+
+
+# -- dates and numbers ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lang", "moment", "day", "number"), [
+    ("fr", "26/11/2026 21:05", "26 nov. 2026", "1\u202f234,5"),
+    ("nl", "26/11/2026, 21:05", "26 nov 2026", "1.234,5"),
+    ("en", "26/11/2026, 21:05", "26 Nov 2026", "1,234.5"),
+])
+def test_dates_and_numbers_follow_the_language(lang, moment, day, number):
+    """As Brussels writes them in each language (app/formats.py), in Brussels time."""
+    from datetime import UTC, date, datetime
+
+    from flask import Flask
+    from flask_babel import Babel
+
+    from app import formats
+
+    app = Flask(__name__)
+    Babel(app, locale_selector=lambda: lang, default_timezone="Europe/Brussels")
+    with app.test_request_context():
+        assert formats.format_datetime(datetime(2026, 11, 26, 20, 5, tzinfo=UTC),
+                                       "short") == moment
+        assert formats.format_date(date(2026, 11, 26), "medium") == day
+        assert formats.format_decimal(1234.5) == number

@@ -6,13 +6,13 @@ import uuid
 from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import audit, conflicts, versions
 from ..access import get_scoped_or_404, role_required
 from ..extensions import db
+from ..formats import format_date
 from ..models import Bridge, BridgeStep, Contact, Role
 from ..outreach.records import team_candidates
 from ..referrals.service import Conflict, active_organisations, referrals_of_bridge

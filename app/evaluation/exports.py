@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from .. import vocab
+from ..formats import format_date, format_decimal
 from . import perturbation
 from .dashboard import Dashboard
 from .suppression import Table
@@ -75,7 +76,7 @@ def rows_for(dashboard: Dashboard, name: str) -> list[list]:
     if name == "theme_month":
         themes = _labels("theme")
         return table_rows(dashboard.theme_month, lambda c: themes.get(c, c),
-                          lambda m: m.start.strftime("%Y-%m"), _("Thème"))
+                          lambda m: format_date(m.start, "LLL y"), _("Thème"))
     if name == "situation_neighbourhood":
         situations = _labels("situation")
         return table_rows(dashboard.situation_neighbourhood, lambda c: situations.get(c, c),
@@ -102,10 +103,16 @@ def inert(value):
     return value
 
 
+def _local(value):
+    """A decimal figure as the reader's language writes it (12,5 in French and Dutch): a
+    CSV is text, and a spreadsheet reads it with its own separator (the XLSX keeps numbers)."""
+    return format_decimal(value, "0.##") if isinstance(value, float) else value
+
+
 def to_csv(rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";")  # what a Belgian spreadsheet opens as columns
-    writer.writerows([inert(value) for value in row] for row in rows)
+    writer.writerows([inert(_local(value)) for value in row] for row in rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: accents open right in Excel
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from .. import audit, conflicts, versions
 from ..access import role_required
 from ..extensions import db
+from ..formats import format_date
 from ..models import Indicator, Objective, Role
 from ..validation import Invalid
 from ..web import local_now
@@ -30,8 +31,8 @@ coordinators = role_required(Role.COORDINATOR)
 def _heading(chosen: selection.Selection) -> str:
     names = ", ".join(n.name for n in chosen.neighbourhoods)
     return _("%(where)s, du %(start)s au %(end)s", where=names,
-             start=chosen.period.start.strftime("%d/%m/%Y"),
-             end=chosen.period.end.strftime("%d/%m/%Y"))
+             start=format_date(chosen.period.start, "short"),
+             end=format_date(chosen.period.end, "short"))
 
 
 def _built(*, leaves_the_team: bool = True):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..formats import format_decimal
+
 
 @dataclass
 class Cell:
@@ -19,7 +21,7 @@ class Cell:
     def shown(self, k: int) -> str:
         if self.suppressed:
             return f"<{k}"
-        return f"{self.value:g}" if isinstance(self.value, float) else str(self.value)
+        return format_decimal(self.value)  # in the reader's language: 12,5 or 12.5
 
 
 def is_small(value, k: int) -> bool:
