@@ -12,7 +12,7 @@ PORT ?= 5000
 # production (wsgi.py, flask without this) requires it of admins and coordinators.
 DEMO_ENV := FLASK_TWO_FACTOR_REQUIRED_ROLES='[]'
 
-.PHONY: run test install setup translations lint browser clean
+.PHONY: run test install setup translations lint browser e2e-tools clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,7 +51,11 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	  else echo "Chromium is missing at $(CHROMIUM): install it (apt-get install chromium)"; exit 1; fi; }
 
-test: install translations lint browser
+# axe-core for the accessibility checks, pinned by tests/e2e/package-lock.json; the app never serves it.
+e2e-tools:
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+
+test: install translations lint browser e2e-tools
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -34,6 +34,10 @@ CHROMIUM = os.environ.get("RELAIS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# axe-core from the npm registry, pinned by tests/e2e/package-lock.json (`make e2e-tools`).
+AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_URL = "/__test__/axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 PASSWORD = "correct horse battery"
 WORKER = "terrain@e2e.test"        # Amina
 COLLEAGUE = "collegue@e2e.test"    # Yannick, in the same team (Colignon)
@@ -140,6 +144,34 @@ class LiveServer:
             return db.session.scalar(select(func.count()).select_from(Contact))
 
 
+def serve_axe(app) -> None:
+    """The test server, and only it, serves axe-core from 'self' (the app's CSP allows no
+    other script). Registered before the first request, as Flask requires."""
+    from flask import send_file
+
+    def axe_js():
+        if not AXE_JS.exists():
+            pytest.fail(f"axe-core is missing at {AXE_JS}: run `make e2e-tools` "
+                        "(npm ci --prefix tests/e2e)")
+        return send_file(AXE_JS, mimetype="text/javascript")
+
+    app.add_url_rule(AXE_URL, "e2e_axe", axe_js)
+
+
+def axe_violations(page, impacts=("serious", "critical"), rules=None) -> list[dict]:
+    """axe-core's WCAG 2.0/2.1/2.2 A and AA rules (or only `rules`, e.g. ["color-contrast"])
+    on the page as it stands: the violations of these impacts, each with its rule id, help
+    text, page and targets."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.add_script_tag(url=AXE_URL)
+    only = {"type": "rule", "values": rules} if rules else {"type": "tag", "values": AXE_TAGS}
+    result = page.evaluate("""only => axe.run(document, {
+        runOnly: only, resultTypes: ["violations"]})""", only)
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"], "page": page.url,
+             "targets": [node["target"] for node in v["nodes"]][:6]}
+            for v in result["violations"] if v["impact"] in impacts]
+
+
 @pytest.fixture(scope="session")
 def live_server():
     folder = Path(tempfile.mkdtemp(prefix="relais-e2e-"))
@@ -163,6 +195,7 @@ def live_server():
                     display_name="Amina")
         create_user(COLLEAGUE, Role.FIELD_WORKER, PASSWORD, neighbourhoods=["colignon"],
                     display_name="Yannick")
+    serve_axe(app)
     counter = PutCounter(app.wsgi_app)
     app.wsgi_app = counter
     server = make_server("127.0.0.1", 0, app, threaded=True)

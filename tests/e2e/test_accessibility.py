@@ -1,0 +1,195 @@
+"""Accessibility, WCAG 2.2 AA (issue 15, item 2): every screen of every role, at 360×740 and
+1280×800, in the light and the dark colour scheme and with `prefers-contrast: more`, checked
+by axe-core; no page wider than a 360 px phone, even at 200 % text size.
+
+The pages are the demo's (app/demo.py, a smaller sample), on a server of this module's own so
+that its hundred contacts never reach the other browser tests' team. One browser context per
+role and size visits the whole list; the colour schemes are switched on the loaded page.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from app import create_app, crypto
+from app.demo import DEMO_PASSWORD, load_demo
+from app.extensions import db
+from app.models import Bridge, Contact, Indicator, Objective, Organisation, Referral, User
+
+from .conftest import axe_violations, serve_axe, shot
+
+FIELD = "terrain@relais.demo"
+COORDINATOR = "coordination@relais.demo"
+PARTNER = "partenaire@relais.demo"
+ADMIN = "admin@relais.demo"
+SIZES = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1280, "height": 800}}
+# (colour scheme, contrast): the phone's night setting, and the sunlight's "more contrast".
+SCHEMES = [("light", "no-preference"), ("dark", "no-preference"), ("light", "more"),
+           ("dark", "more")]
+
+
+@dataclass
+class DemoServer:
+    url: str
+    pages: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _first(statement):
+    return db.session.scalars(statement.limit(1)).first()
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    folder = Path(tempfile.mkdtemp(prefix="relais-a11y-"))
+    keys = folder / "keys.json"
+    crypto.write_key_file(keys, crypto.new_key_ring())
+    app = create_app({
+        "SECRET_KEY": "a11y-secret", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'a11y.db'}",
+        "DATA_KEYS_FILE": str(keys), "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_PARALLELISM": 1, "LOGIN_RATE_LIMIT": "100000 per minute",
+        "TWO_FACTOR_REQUIRED_ROLES": (),
+    })
+    with app.app_context():
+        upgrade()
+        load_demo(contact_count=120)
+        worker = db.session.scalar(select(User).where(User.email == FIELD))
+        contact = _first(select(Contact).where(Contact.author_id == worker.id)
+                         .order_by(Contact.occurred_at.desc()))
+        referral = _first(select(Referral).where(Referral.created_by_id == worker.id)
+                          .order_by(Referral.created_at.desc()))
+        partner = db.session.scalar(select(User).where(User.email == PARTNER))
+        partner_referral = _first(select(Referral).where(
+            Referral.organisation_id == partner.organisation_id,
+            Referral.status != "proposed"))
+        bridge = _first(select(Bridge).where(Bridge.lead_id == worker.id))
+        objective = _first(select(Objective).order_by(Objective.id))
+        indicator = _first(select(Indicator).order_by(Indicator.id))
+        organisation = _first(select(Organisation).order_by(Organisation.id))
+        assert None not in (contact, referral, partner_referral, bridge, objective, indicator)
+        pages = {
+            "field": [
+                "/today", "/contacts/new", "/contacts", f"/contacts/{contact.id}",
+                f"/contacts/{contact.id}/edit", "/referrals", f"/referrals/{referral.id}",
+                f"/contacts/{contact.id}/refer", "/bridges", f"/bridges/{bridge.id}",
+                "/collective-actions", "/collective-actions/new", "/evaluation", "/account",
+                "/people", "/directory", f"/directory/{organisation.id}",
+            ],
+            "coordinator": [
+                "/evaluation", "/evaluation/indicators",
+                f"/evaluation/objectives/{objective.id}/edit", "/evaluation/indicators/new",
+                f"/evaluation/indicators/{indicator.id}/edit", "/evaluation/print", "/users",
+                "/users/new", "/account",
+            ],
+            "partner": ["/partner", f"/referrals/{partner_referral.id}", "/account"],
+            "admin": [
+                "/admin", "/users", f"/users/{worker.id}/edit", "/admin/neighbourhoods",
+                "/admin/neighbourhoods/colignon/edit", "/admin/vocabularies",
+                "/admin/vocabularies/theme", "/admin/vocabularies/theme/new", "/admin/audit",
+                "/admin/directory", f"/admin/directory/{organisation.id}/edit", "/account",
+            ],
+            "anonymous": ["/login", "/offline"],
+        }
+        db.session.remove()
+    serve_axe(app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield DemoServer(f"http://127.0.0.1:{server.server_port}", pages)
+    server.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+ACCOUNTS = {"field": FIELD, "coordinator": COORDINATOR, "partner": PARTNER, "admin": ADMIN,
+            "anonymous": None}
+
+
+def _browser_page(chromium, demo_server, role: str, size: str):
+    viewport = SIZES[size]
+    phone = size == "phone"
+    context = chromium.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
+                                   is_mobile=phone, has_touch=phone, locale="fr-BE",
+                                   timezone_id="Europe/Brussels", service_workers="block")
+    context.set_default_timeout(30000)
+    page = context.new_page()
+    email = ACCOUNTS[role]
+    if email:
+        page.goto(f"{demo_server.url}/login")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", DEMO_PASSWORD)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+    return context, page
+
+
+def _format(problems) -> str:
+    return "\n".join(f"{p['page']} [{p['scheme']}] {p['id']} ({p['impact']}): {p['help']}\n"
+                     f"    {p['targets']}" for p in problems)
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+def test_axe_finds_nothing_serious_on_any_screen(chromium, demo_server, role, size):
+    context, page = _browser_page(chromium, demo_server, role, size)
+    problems = []
+    try:
+        for path in demo_server.pages[role]:
+            answer = page.goto(demo_server.url + path)
+            assert answer.ok, f"{path} answered {answer.status}"
+            # Colours do not depend on the width: the other schemes at the phone's size only.
+            for index, (scheme, contrast) in enumerate(SCHEMES if size == "phone" else SCHEMES[:1]):
+                page.emulate_media(color_scheme=scheme, contrast=contrast)
+                # Every rule once; in the other schemes only what a scheme changes: colours.
+                rules = ["color-contrast", "link-in-text-block"] if index else None
+                for problem in axe_violations(page, rules=rules):
+                    problems.append({**problem, "scheme": f"{scheme}/{contrast}"})
+            page.emulate_media(color_scheme="light", contrast="no-preference")
+    finally:
+        context.close()
+    assert not problems, f"axe-core, {role} at {size}:\n{_format(problems)}"
+
+
+# The printable evaluation is an A4 document (its layout is issue 15's item 4), not a phone
+# screen: axe checks it, the width test does not.
+PRINTED = {"/evaluation/print"}
+WIDTH_JS = "() => document.documentElement.scrollWidth"
+# What sticks out: the innermost elements whose right edge passes the viewport.
+OVERFLOW_JS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 361
+          && ![...e.children].some(c => c.getBoundingClientRect().right > 361))
+  .slice(0, 6).map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
+                   + ' «' + (e.textContent || '').trim().slice(0, 30) + '»')"""
+# Text at 200 %: the root size doubled (what a phone's "large text" setting does to rem-based
+# CSS), the layout must reflow within the 360 px.
+BIG_TEXT_JS = "() => { document.documentElement.style.fontSize = '200%'; }"
+
+
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+def test_no_page_is_wider_than_the_phone_even_at_200_percent_text(chromium, demo_server, role):
+    context, page = _browser_page(chromium, demo_server, role, "phone")
+    too_wide = []
+    try:
+        for path in demo_server.pages[role]:
+            if path in PRINTED:
+                continue
+            page.goto(demo_server.url + path)
+            width = page.evaluate(WIDTH_JS)
+            if width > 360:
+                too_wide.append(f"{path}: {width} px at 100 %: {page.evaluate(OVERFLOW_JS)}")
+            page.evaluate(BIG_TEXT_JS)
+            width = page.evaluate(WIDTH_JS)
+            if width > 360:
+                too_wide.append(f"{path}: {width} px at 200 % text: {page.evaluate(OVERFLOW_JS)}")
+                shot(page, f"a11y-too-wide-{role}-{path.strip('/').replace('/', '-')[:40]}")
+    finally:
+        context.close()
+    assert not too_wide, "\n".join(too_wide)
