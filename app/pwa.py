@@ -77,9 +77,9 @@ def shell_version() -> str:
 @bp.get("/manifest.webmanifest")
 def manifest():
     response = jsonify({
-        "name": "Relais — journal de terrain",
+        "name": _("Relais — journal de terrain"),
         "short_name": "Relais",
-        "lang": "fr",
+        "lang": str(get_locale() or "fr"),
         "dir": "ltr",
         "start_url": "/today",
         "scope": "/",

@@ -12,8 +12,9 @@ second):
   Jinja expression outside ``_()``, nor a plain string given as a macro's ``label=``…;
 - the Python modules of ``app/``: no plain string given to ``flash``, ``abort``, the API's
   errors (``Invalid``, ``Conflict``, ``jsonify(error=…)``, an ``"error"`` key), a WTForms
-  field's label or a validator's message, ``render_template(message=…)``; and no string
-  holding a French letter (é, à, ç, «…) outside ``_()``/``_l()``, docstrings and log calls;
+  field's label or a validator's message, ``render_template(message=…)``; and no French
+  string (a French letter: é, à, ç, «…; or words such as de, la, pour between spaces)
+  outside ``_()``/``_l()``, docstrings and log calls;
 - the scripts (``app/static/js/*.js``, ``app/static/sw.js``): no French string outside the
   fallback dictionary of offline.js (between ``// fallback: begin`` and ``// fallback: end``);
   their texts come from the server (app/js_messages.py).
@@ -237,7 +238,7 @@ def _jinja_findings(source: str, env: jinja2.Environment) -> list[tuple[int, str
                         and _has_letters(_shown_words(value.value)):
                     found.append((keyword.lineno, f"{keyword.key}={value.value[:60]!r}"))
         if isinstance(node, nodes.Const) and isinstance(node.value, str) and not marked \
-                and FRENCH_LETTERS.search(_shown_words(node.value)):
+                and _french(_shown_words(node.value)):
             found.append((node.lineno, f"string {node.value[:60]!r}"))
         for child in node.iter_child_nodes():
             walk(child, marked)
@@ -315,6 +316,9 @@ def _plain_text(node: ast.expr | None) -> str | None:
         return _plain_text(node.left) or _plain_text(node.right)
     if isinstance(node, ast.IfExp):
         return _plain_text(node.body) or _plain_text(node.orelse)
+    if isinstance(node, (ast.List, ast.Tuple, ast.Dict)):  # Invalid({"field": ["…"]})
+        inner = node.values if isinstance(node, ast.Dict) else node.elts
+        return next((text for text in map(_plain_text, inner) if text), None)
     return None
 
 
@@ -370,7 +374,7 @@ def python_findings_in(tree: ast.AST, module: str) -> list[str]:
             silence(value)
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                and id(node) not in quiet and FRENCH_LETTERS.search(node.value) \
+                and id(node) not in quiet and _french(node.value) \
                 and (module, node.value) not in PYTHON_STRINGS_ALLOWED:
             findings.append(f"{module}:{node.lineno}: {node.value[:60]!r}")
     return sorted(set(findings), key=lambda f: (f.split(":")[0], int(f.split(":")[1]), f))
@@ -398,6 +402,8 @@ def test_python_checker_sees_unmarked_text():
 def f():
     """Une fonction."""
     flash("Enregistré")
+    raise Invalid({"code": ["Code requis"]})
+    title = "Journal de terrain"
     flash(_("Enregistré"))
     abort(404, description="Introuvable")
     current_app.logger.warning("no key réglée")
@@ -405,7 +411,8 @@ def f():
     return {"error": "Refusé ici", "message": "message_digest"}, _l("Déjà là")
 '''
     found = [f.split(": ", 1)[1] for f in python_findings_in(ast.parse(source), "m")]
-    assert found == ["flash(…) 'Enregistré'", "abort(…) 'Introuvable'",
+    assert found == ["flash(…) 'Enregistré'", "Invalid(…) 'Code requis'",
+                     "'Journal de terrain'", "abort(…) 'Introuvable'",
                      "DataRequired(…) 'Requis'", "StringField(…) 'Nom'",
                      "{'error': …} 'Refusé ici'"]
 

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from flask import abort, jsonify, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -83,7 +84,7 @@ def invalid(exc: Invalid):
 def _json_object() -> dict:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise Invalid({"_body": ["Un objet JSON est attendu."]})
+        raise Invalid({"_body": [_("Un objet JSON est attendu.")]})
     return payload
 
 
@@ -285,7 +286,7 @@ def list_referrals():
     if status:
         wanted = status.split(",")
         if not set(wanted) <= set(STATUSES):
-            raise Invalid({"status": [f"Statut inconnu : {status[:40]}"]})
+            raise Invalid({"status": [_("Statut inconnu : %(status)s", status=status[:40])]})
         query = query.where(Referral.status.in_(wanted))
     referrals = db.session.scalars(query.order_by(Referral.created_at.desc()).limit(500)).all()
     return jsonify(referrals=[_partner_aware_json(r) for r in referrals])
@@ -327,7 +328,7 @@ def list_bridges():
     status = request.args.get("status")
     if status:
         if status not in ("open", "closed"):
-            raise Invalid({"status": [f"Statut inconnu : {status[:40]}"]})
+            raise Invalid({"status": [_("Statut inconnu : %(status)s", status=status[:40])]})
         query = query.where(Bridge.status == status)
     bridges = db.session.scalars(query.order_by(Bridge.opened_at.desc()).limit(500)).all()
     return jsonify(bridges=[bridge_json(b) for b in bridges])
@@ -410,8 +411,8 @@ def person_code_history():
     try:
         history = history_for_code(code, exclude)
     except ValueError:
-        raise Invalid({"person_code": ["Le code doit contenir au moins une lettre ou un "
-                                       "chiffre."]}) from None
+        raise Invalid({"person_code": [_("Le code doit contenir au moins une lettre ou un "
+                                         "chiffre.")]}) from None
     audit.record("person_code_lookup", detail={"found": not history.empty, "via": "api"})
     db.session.commit()
     return jsonify(code_history_json(history))
