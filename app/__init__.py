@@ -191,6 +191,7 @@ def _register_blueprints(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .bridges import bp as bridges_bp
     from .evaluation import bp as evaluation_bp
+    from .help import bp as help_bp
     from .outreach import bp as outreach_bp
     from .partners import bp as partners_bp
     from .people import bp as people_bp
@@ -204,6 +205,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(partners_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(people_bp)
+    app.register_blueprint(help_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
     from .pwa import bp as pwa_bp

@@ -117,7 +117,10 @@ class Defaults:
 
     # Pages the service worker keeps for offline use (forms and today; never a page holding
     # a note, a referral or a person-code history).
-    OFFLINE_PAGES = ("/today", "/contacts/new", "/collective-actions/new")
+    # The help pages (app/help) hold no personal data, but are rendered in the signed-in
+    # layout: they are kept with the person's other pages.
+    OFFLINE_PAGES = ("/today", "/contacts/new", "/collective-actions/new", "/help",
+                     "/help/field_worker", "/help/coordinator", "/help/partner", "/help/admin")
 
     CONTACTS_PER_PAGE = 50
     # A bridge follow-up is meant to be short: open longer than this, it is flagged for review.

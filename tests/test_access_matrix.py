@@ -265,6 +265,12 @@ CASES = [
     Case("api.get_outing", "GET", "/api/v1/outings/{outing}", _record(anonymous=401)),
     Case("api.put_outing", "PUT", "/api/v1/outings/{outing}", _record(anonymous=401),
          json={"neighbourhood": "colignon", "kind": "maraude", "started_at": moment(30)}),
+    # -- help (issue 15) --
+    # The same pages for everybody, signed out too: nothing personal in them.
+    Case("help.index", "GET", "/help", {"*": 200}),
+    Case("help.role_page", "GET", "/help/field_worker", {"*": 200}),
+    Case("help.role_page", "GET", "/help/admin", {"*": 200}),
+    Case("help.role_page", "GET", "/help/nobody", {"*": 404}),
 ]
 # The preconditions of a write (DESIGN §5) open no door: every PUT again, with each of them.
 PRECONDITIONS = [{"If-Match": '"1"'}, {"If-Match": "*"}, {"If-None-Match": "*"},
