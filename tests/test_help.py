@@ -45,7 +45,7 @@ def _choose(client, lang: str) -> None:
 
 
 def _main(html: str) -> str:
-    found = re.search(r'<main id="main">(.*?)</main>', html, re.S)
+    found = re.search(r'<main id="main"[^>]*>(.*?)</main>', html, re.S)
     assert found, "no <main> in the page"
     return found.group(1)
 
