@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from babel import dates as babel_dates
 from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
@@ -500,6 +501,11 @@ def test_the_field_workers_own_figures_stay_exact(app, world, region):
 
 
 # -- suppression after perturbation, wherever figures leave --------------------------------
+def _month(day) -> str:
+    """A month as the exports head it, in French (the suite's language): "janv. 2025"."""
+    return babel_dates.format_date(day.date().replace(day=1), "LLL y", locale="fr")
+
+
 def _cross_tables(records: Records, ids, period: Period, labels) -> dict[str, dict]:
     """Every cross-table's tallies, counted here: {table: {(row label, column label):
     Tally}} with "Total" rows and columns, as the exports lay them out."""
@@ -510,7 +516,7 @@ def _cross_tables(records: Records, ids, period: Period, labels) -> dict[str, di
     for c in contacts:
         tally = Tally(c["people"], c["people"] * c["key"])
         for theme in c["theme"]:
-            cells["theme_month"][(labels["theme"][theme], c["day"].strftime("%Y-%m"))] += tally
+            cells["theme_month"][(labels["theme"][theme], _month(c["day"]))] += tally
         for situation in c["situation"]:
             cells["situation_neighbourhood"][(labels["situation"][situation],
                                               labels["neighbourhood"][c["nid"]])] += tally
