@@ -26,8 +26,8 @@ bp = Blueprint("pwa", __name__)
 STATIC = Path(__file__).resolve().parent / "static"
 # Assets the service worker keeps; their content fingerprints the cache version, so a new
 # release replaces the old cache.
-SHELL_ASSETS = ("css/app.css", "js/app.js", "js/queue.js", "js/offline.js", "icons/icon.svg",
-                "icons/icon-192.png", "icons/icon-512.png")
+SHELL_ASSETS = ("css/app.css", "css/theme.css", "js/app.js", "js/queue.js", "js/offline.js",
+                "icons/icon.svg", "icons/icon-192.png", "icons/icon-512.png")
 
 
 BINDING_HEADER = "X-Relais-Binding"

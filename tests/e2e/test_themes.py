@@ -180,8 +180,6 @@ def test_forced_colours_keep_the_chosen_chip_and_the_current_tab(worker):
     shot(page, "theme-forced-colors-contact")
 
 
-@pytest.mark.xfail(strict=True, reason="theme.css is not yet in app/pwa.py SHELL_ASSETS: "
-                   "without network the kept pages load app.css only (light)")
 def test_without_network_the_kept_pages_still_follow_the_phone(worker):
     page = worker
     ready_for_offline(page)
