@@ -97,19 +97,28 @@ THEMES = ("light", "dark")
 
 @bp.post("/theme")
 def set_theme():
-    """Automatic, light or dark: kept in the session (signed in or not), like the language
-    before accounts had one. An unknown value changes nothing."""
+    """Automatic, light or dark: kept on the account when signed in (every device of the
+    person follows, like the language), on the device before sign-in. An unknown value
+    changes nothing."""
     theme = request.form.get("theme", "")
-    if theme in THEMES:
-        session["theme"] = theme
-    elif theme == "auto":
-        session.pop("theme", None)
+    if theme in (*THEMES, "auto"):
+        chosen = theme if theme in THEMES else None
+        if current_user.is_authenticated:
+            session.pop("theme", None)  # the person's choice now speaks for this device too
+            if current_user.theme != chosen:
+                current_user.theme = chosen
+                db.session.commit()
+        elif chosen:
+            session["theme"] = chosen
+        else:
+            session.pop("theme", None)
     target = request.form.get("next")
     return redirect(target if is_safe_redirect(target) else url_for("core.home"))
 
 
 def current_theme() -> str | None:
-    theme = session.get("theme")
+    """The person's choice when signed in, else this device's (None: follow the phone)."""
+    theme = getattr(current_user, "theme", None) or session.get("theme")
     return theme if theme in THEMES else None
 
 

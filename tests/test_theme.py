@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.extensions import db
+from app.models import User
+
 from .conftest import csrf_from, login
 
 CSS = Path(__file__).resolve().parent.parent / "app" / "static" / "css"
@@ -236,3 +239,30 @@ def test_signed_in_the_account_offers_the_three_choices(app, world):
     assert 'data-theme="dark"' in _html_tag(page)
     assert 'value="dark" aria-pressed="true"' in page
     assert 'data-theme="dark"' in _html_tag(client.get("/today").text)
+
+
+def test_the_persons_choice_follows_them_to_every_device(app, world):
+    laptop = app.test_client()
+    login(laptop, world.worker.key)
+    _choose(laptop, "dark", next_url="/account", page="/account")
+    with app.app_context():
+        assert db.session.get(User, world.worker.id).theme == "dark"
+    phone = app.test_client()  # never told anything
+    login(phone, world.worker.key)
+    assert 'data-theme="dark"' in _html_tag(phone.get("/today").text)
+    colleague = app.test_client()
+    login(colleague, world.colleague.key)
+    assert "data-theme" not in _html_tag(colleague.get("/today").text)
+    # Back to automatic on the phone: the laptop follows at its next page.
+    _choose(phone, "auto", next_url="/account", page="/account")
+    assert "data-theme" not in _html_tag(laptop.get("/today").text)
+
+
+def test_the_device_keeps_its_choice_across_sign_in_and_sign_out(app, world):
+    client = app.test_client()
+    _choose(client, "light")  # chosen on the sign-in page, before anyone signs in
+    login(client, world.colleague.key)  # who chose nothing: the device's choice shows
+    assert 'data-theme="light"' in _html_tag(client.get("/today").text)
+    page = client.get("/logout").text
+    client.post("/logout", data={"csrf_token": csrf_from(page)})
+    assert 'data-theme="light"' in _html_tag(client.get("/login").text)

@@ -218,14 +218,23 @@ def _current() -> ServerSession | None:
 
 # --- Signing in and out -------------------------------------------------------------------
 
+# What a device keeps across sign-in and sign-out: how it shows pages, nothing about anyone.
+PREFERENCES = ("lang", "theme")
+
+
+def _preferences(current) -> dict:
+    return {name: current[name] for name in PREFERENCES if current.get(name)}
+
+
 def start(user) -> None:
     """A new session row (and token) for ``user`` signing in: the anonymous row of the
     sign-in form is deleted, so a token planted before sign-in opens nothing (no fixation).
-    The language is kept. Call ``login_user(user)`` afterwards."""
+    The device's preferences (language, theme) are kept. Call ``login_user(user)``
+    afterwards."""
     current = _current()
     if current is None:
         raise RuntimeError("server-side sessions are not installed")
-    lang = current.get("lang")
+    kept = _preferences(current)
     now = utcnow()
     token = secrets.token_urlsafe(32)
     statements = [delete(UserSession).where(_expired_clause(now))]  # opportunistic purge
@@ -238,8 +247,7 @@ def start(user) -> None:
         db.session.execute(statement)
     db.session.commit()
     current.clear()
-    if lang:
-        current["lang"] = lang
+    current.update(kept)
     current.record_id, current.user_id, current.token = _digest(token), user.id, token
     current.created_at = current.last_seen_at = now
     current.modified = True
@@ -247,11 +255,11 @@ def start(user) -> None:
 
 def end() -> None:
     """Sign-out: the row is deleted (a copy of the cookie opens nothing any more); only the
-    language is kept, in a new anonymous session."""
+    device's preferences (language, theme) are kept, in a new anonymous session."""
     current = _current()
     if current is None:
         return
-    lang = current.get("lang")
+    kept = _preferences(current)
     if current.record_id is not None:
         db.session.execute(delete(UserSession).where(UserSession.id == current.record_id))
         db.session.commit()
@@ -259,8 +267,7 @@ def end() -> None:
     current.record_id = current.user_id = current.token = None
     current.created_at = current.last_seen_at = None
     current.stale = True
-    if lang:
-        current["lang"] = lang
+    current.update(kept)
 
 
 # --- Helpers for other modules ------------------------------------------------------------

@@ -63,6 +63,8 @@ class User(UserMixin, db.Model):
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     # The language the person chose for the interface (one of LANGUAGES); None: French.
     language: Mapped[str | None] = mapped_column(String(5))
+    # "light" or "dark" as the person chose; None: follow the phone's setting.
+    theme: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation = relationship("Organisation")
