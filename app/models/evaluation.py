@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
+from flask_babel import get_locale
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -84,6 +85,14 @@ class CollectiveAction(HasTerms, RecordKeyed, Versioned, db.Model):
 
 
 
+def _in_locale(record, field: str, locale: str | None) -> str:
+    """`record.<field>_<locale>` when it is filled in, else the French reference text
+    (as Term.label does); a locale such as nl_BE is read as nl."""
+    locale = str(locale or get_locale() or "fr").split("_")[0]
+    text = getattr(record, f"{field}_{locale}", None) if locale in ("nl", "en") else None
+    return text if text and text.strip() else getattr(record, f"{field}_fr")
+
+
 class Objective(Versioned, db.Model):
     __table_args__ = (UniqueConstraint("plan", "code", name="uq_objective_plan_code"),)
 
@@ -92,12 +101,19 @@ class Objective(Versioned, db.Model):
     code: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(String(20))
     level: Mapped[str] = mapped_column(String(20))
+    # French is the reference text; Dutch and English are optional, read in their place.
     title_fr: Mapped[str] = mapped_column(Text)
+    title_nl: Mapped[str | None] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
     target: Mapped[int | None] = mapped_column()
     position: Mapped[int] = mapped_column(default=0)
 
     indicators: Mapped[list[Indicator]] = relationship(
         back_populates="objective", order_by="Indicator.position")
+
+    def title(self, locale: str | None = None) -> str:
+        """The title in the reader's language, or in French when it has none."""
+        return _in_locale(self, "title", locale)
 
 
 class Indicator(Versioned, db.Model):
@@ -108,6 +124,8 @@ class Indicator(Versioned, db.Model):
     objective_id: Mapped[int] = mapped_column(ForeignKey("objective.id"), index=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
     label_fr: Mapped[str] = mapped_column(String(300))
+    label_nl: Mapped[str | None] = mapped_column(String(300))
+    label_en: Mapped[str | None] = mapped_column(String(300))
     record: Mapped[str] = mapped_column(String(30))
     measure: Mapped[str] = mapped_column(String(30))
     filter: Mapped[str] = mapped_column(String(500), default="")
@@ -115,6 +133,10 @@ class Indicator(Versioned, db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     objective: Mapped[Objective] = relationship(back_populates="indicators")
+
+    def label(self, locale: str | None = None) -> str:
+        """The label in the reader's language, or in French when it has none."""
+        return _in_locale(self, "label", locale)
 
 
 class FigureBlock(db.Model):
