@@ -193,3 +193,161 @@ def test_no_page_is_wider_than_the_phone_even_at_200_percent_text(chromium, demo
     finally:
         context.close()
     assert not too_wide, "\n".join(too_wide)
+
+
+# -- the keyboard alone ---------------------------------------------------------------------
+
+FOCUS_JS = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  // A chip's radio or checkbox is hidden under its label: the label is what one sees.
+  const seen = e.closest('label.chip') ? e.closest('label.chip').querySelector('span') : e;
+  const r = seen.getBoundingClientRect();
+  const style = getComputedStyle(seen);
+  const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
+  const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
+  const hit = document.elementFromPoint(x, y);
+  return {
+    tag: e.tagName.toLowerCase(), type: e.type || '', name: e.name || '', value: e.value || '',
+    text: (seen.textContent || '').trim().slice(0, 40),
+    ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+    inView: r.bottom > 0 && r.top < innerHeight,
+    covered: !!hit && !seen.contains(hit) && !hit.contains(seen)
+             && !!hit.closest('.topbar, .tabbar, .actionbar')
+             && !seen.closest('.topbar, .tabbar, .actionbar'),
+  };
+}"""
+
+
+def _tab_until(page, wanted, limit: int = 200) -> dict:
+    """Tab until the focused element answers `wanted`; every stop on the way must show a
+    focus ring and not be hidden under the top or bottom bars (WCAG 2.4.7, 2.4.11)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS_JS)
+        assert focus, "the focus left the page"
+        assert focus["ring"], f"no visible focus ring on {focus}"
+        assert focus["inView"] and not focus["covered"], f"focus hidden: {focus}"
+        if wanted(focus):
+            return focus
+    raise AssertionError(f"{limit} Tabs never reached what was wanted")
+
+
+def test_a_contact_is_recorded_with_the_keyboard_alone(chromium, demo_server):
+    context, page = _browser_page(chromium, demo_server, "field", "phone")
+    try:
+        page.goto(demo_server.url + "/contacts/new")
+        # The skip link comes first and lands in the content.
+        focus = _tab_until(page, lambda f: True)
+        assert focus["tag"] == "a" and "contenu" in focus["text"]
+        page.keyboard.press("Enter")
+        assert page.evaluate("() => document.activeElement.id") == "main"
+
+        _tab_until(page, lambda f: f["name"] == "themes" and f["value"] == "logement")
+        page.keyboard.press("Space")
+        _tab_until(page, lambda f: f["name"] == "responses" and f["value"] == "ecoute")
+        page.keyboard.press("Space")
+        assert page.is_checked("input[name=themes][value=logement]")
+        assert page.is_checked("input[name=responses][value=ecoute]")
+        shot(page, "a11y-keyboard-chip-focus")
+        _tab_until(page, lambda f: f["tag"] == "button" and f["value"] == "done")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        page.wait_for_load_state()
+        assert "Enregistré" in page.inner_text("#main")
+        # The message that says so is in a live region.
+        assert page.locator("#main [role=status]").first.inner_text().strip()
+    finally:
+        context.close()
+
+
+# -- touch targets --------------------------------------------------------------------------
+
+TARGETS_JS = """() => {
+  const small = [];
+  const seen = new Set();
+  for (const e of document.querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex="0"]')) {
+    // A chip's input and a checkbox inside its label: the label is the target.
+    const target = e.closest('label') && e.matches('input') ? e.closest('label') : e;
+    if (seen.has(target)) continue;
+    seen.add(target);
+    const style = getComputedStyle(target);
+    if (style.visibility === 'hidden' || target.closest('[hidden]')) continue;
+    const r = target.getBoundingClientRect();
+    if (!r.width || !r.height) continue;
+    // WCAG 2.5.8's inline exception: a link inside a sentence.
+    if (target.matches('a') && style.display === 'inline') {
+      const block = target.parentElement.closest('p, li, dd, td, small, span, h1, h2, h3');
+      if (block && block.textContent.trim() !== target.textContent.trim()) continue;
+    }
+    if (r.width < 44 || r.height < 44) {
+      small.push(`${target.tagName.toLowerCase()}.${target.className} «${
+        (target.textContent || target.name || '').trim().slice(0, 25)}» ${
+        Math.round(r.width)}×${Math.round(r.height)}`);
+    }
+  }
+  return small;
+}"""
+
+
+def test_touch_targets_on_the_field_screens_are_at_least_44_px(chromium, demo_server):
+    context, page = _browser_page(chromium, demo_server, "field", "phone")
+    field_screens = [p for p in demo_server.pages["field"]
+                     if p in ("/today", "/contacts/new", "/contacts")
+                     or p.endswith("/refer") or p.startswith("/bridges/")]
+    assert len(field_screens) == 5
+    small = []
+    try:
+        for path in field_screens:
+            page.goto(demo_server.url + path)
+            # What is folded is a target too once opened.
+            page.evaluate("() => document.querySelectorAll('main details')"
+                          ".forEach(d => d.open = true)")
+            small += [f"{path}: {what}" for what in page.evaluate(TARGETS_JS)]
+    finally:
+        context.close()
+    assert not small, "targets under 44×44 px:\n" + "\n".join(small)
+
+
+# -- live regions ---------------------------------------------------------------------------
+
+def test_what_waits_saving_and_errors_are_announced(phones, live_server):
+    """The queue badge sits in a polite live region whose text changes as records wait; the
+    message that a record is saved is a status; form errors are an alert."""
+    from .test_offline import ready_for_offline, record_contact, sign_in, wait_until_sent
+
+    page = phones()
+    sign_in(page)
+    region = page.locator(".topbar [role=status]")
+    assert region.get_attribute("aria-live") == "polite"
+    assert region.locator("#queue-badge").count() == 1
+    ready_for_offline(page)
+
+    page.context.set_offline(True)
+    record_contact(page)
+    page.wait_for_function("() => document.getElementById('queue-badge').textContent === '1'")
+    assert region.inner_text().strip() == "1"
+    assert "attente" in page.get_attribute("#queue-badge", "aria-label")
+    # "Saved on the phone" is said in a status message.
+    assert "sera envoyé" in page.locator("#main [role=status]").first.inner_text()
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    wait_until_sent(page)
+    assert region.inner_text().strip() in ("", "0")
+
+    # A form the server refuses: the page's script shows each message as an alert.
+    page.goto(f"{page.base}/collective-actions/new")
+    page.fill("input[name=participants]", "-3")
+    page.click("main form button.primary")
+    page.wait_for_selector(".js-error")
+    alert = page.locator("#main .js-error[role=alert]")
+    assert alert.count() >= 1 and alert.first.inner_text().strip()
+
+    # Without the script (a form the server checks): the summary is an alert.
+    page.goto(f"{page.base}/account/password")
+    page.fill("input[type=password] >> nth=0", "wrong password")
+    page.click("main form button.primary")
+    page.wait_for_load_state()
+    alert = page.locator("#main [role=alert]")
+    assert alert.count() >= 1 and alert.first.inner_text().strip()

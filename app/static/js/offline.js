@@ -322,7 +322,8 @@
     Object.keys(errors || {}).forEach(function (field) {
       var input = form.querySelector('[name="' + field + '"]');
       var anchor = input ? (input.closest("fieldset, .field") || input) : form;
-      var message = el("p", { "class": "field-error js-error" }, errors[field].join(" "));
+      var message = el("p", { "class": "field-error js-error", role: "alert" },
+                       errors[field].join(" "));
       anchor.appendChild(message);
     });
   }
