@@ -163,9 +163,9 @@ def _columns(*names: str) -> Callable[[Any], dict]:
 
 ORGANISATION_FIELDS = ("name", "category", "commune", "phone", "email", "website",
                        "description", "active")
-OBJECTIVE_FIELDS = ("title_fr", "target")
-INDICATOR_FIELDS = ("objective_id", "code", "label_fr", "record", "measure", "filter",
-                    "position", "active")
+OBJECTIVE_FIELDS = ("title_fr", "title_nl", "title_en", "target")
+INDICATOR_FIELDS = ("objective_id", "code", "label_fr", "label_nl", "label_en", "record",
+                    "measure", "filter", "position", "active")
 
 LABELS = {
     "neighbourhood": _l("Quartier"), "outing": _l("Sortie"), "occurred_at": _l("Moment"),
@@ -183,8 +183,11 @@ LABELS = {
     "organisations": _l("Services partenaires"), "title": _l("Titre"), "name": _l("Nom"),
     "category": _l("Catégorie"), "commune": _l("Commune"), "phone": _l("Téléphone"),
     "email": _l("Courriel"), "website": _l("Site web"), "description": _l("Description"),
-    "active": _l("Actif"), "title_fr": _l("Intitulé"), "target": _l("Cible"),
-    "objective_id": _l("Objectif"), "code": _l("Code"), "label_fr": _l("Intitulé"),
+    "active": _l("Actif"), "title_fr": _l("Intitulé en français"),
+    "title_nl": _l("Intitulé en néerlandais"), "title_en": _l("Intitulé en anglais"),
+    "target": _l("Cible"), "objective_id": _l("Objectif"), "code": _l("Code"),
+    "label_fr": _l("Intitulé en français"), "label_nl": _l("Intitulé en néerlandais"),
+    "label_en": _l("Intitulé en anglais"),
     "record": _l("Enregistrements comptés"), "measure": _l("Mesure"),
     "filter": _l("Filtre"), "position": _l("Ordre"),
 }

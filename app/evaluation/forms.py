@@ -25,7 +25,11 @@ class IndicatorForm(FlaskForm):
     code = StringField(_l("Code"), validators=[
         DataRequired(), Length(max=60),
         Regexp(r"^[a-z0-9_]+$", message=_l("Lettres minuscules, chiffres et _ seulement."))])
-    label_fr = StringField(_l("Intitulé"), validators=[DataRequired(), Length(max=300)])
+    label_fr = StringField(_l("Intitulé en français"),
+                           validators=[DataRequired(), Length(max=300)])
+    label_nl = StringField(_l("Intitulé en néerlandais"),
+                           validators=[Optional(), Length(max=300)])
+    label_en = StringField(_l("Intitulé en anglais"), validators=[Optional(), Length(max=300)])
     record = SelectField(_l("Enregistrements comptés"),
                          choices=[SelectChoice(r, r) for r in RECORDS])
     measure = SelectField(_l("Mesure"), choices=[
@@ -41,7 +45,7 @@ class IndicatorForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.objective_id.choices = [
-            SelectChoice(o.id, f"{o.plan} {o.code} — {o.title_fr[:70]}")
+            SelectChoice(o.id, f"{o.plan} {o.code} — {o.title()[:70]}")
             for o in db.session.scalars(select(Objective).order_by(Objective.plan,
                                                                    Objective.position))]
 
@@ -53,15 +57,25 @@ class IndicatorForm(FlaskForm):
 
 
 class ObjectiveForm(FlaskForm):
-    title_fr = TextAreaField(_l("Intitulé"), validators=[DataRequired(), Length(max=2000)])
+    title_fr = TextAreaField(_l("Intitulé en français"),
+                             validators=[DataRequired(), Length(max=2000)])
+    title_nl = TextAreaField(_l("Intitulé en néerlandais"),
+                             validators=[Optional(), Length(max=2000)])
+    title_en = TextAreaField(_l("Intitulé en anglais"), validators=[Optional(), Length(max=2000)])
     target = IntegerField(_l("Cible (facultative)"), validators=[Optional(),
                                                                  NumberRange(0, 10**9)])
+
+
+def _translation(field) -> str | None:
+    """A Dutch or English text, or None when left empty (the French one is shown then)."""
+    return (field.data or "").strip() or None
 
 
 def indicator_values(form: IndicatorForm) -> dict:
     """A checked form's values, in the terms of the indicator's versions."""
     return {"objective_id": form.objective_id.data, "code": form.code.data,
-            "label_fr": form.label_fr.data, "record": form.record.data,
+            "label_fr": form.label_fr.data, "label_nl": _translation(form.label_nl),
+            "label_en": _translation(form.label_en), "record": form.record.data,
             "measure": form.measure.data, "filter": (form.filter.data or "").strip(),
             "position": form.position.data or 0, "active": bool(form.active.data)}
 
@@ -81,7 +95,8 @@ def apply_indicator(indicator: Indicator, payload: dict) -> None:
 
 
 def objective_values(form: ObjectiveForm) -> dict:
-    return {"title_fr": form.title_fr.data, "target": form.target.data}
+    return {"title_fr": form.title_fr.data, "title_nl": _translation(form.title_nl),
+            "title_en": _translation(form.title_en), "target": form.target.data}
 
 
 def apply_objective(objective: Objective, payload: dict) -> None:
