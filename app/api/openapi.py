@@ -346,7 +346,11 @@ def openapi_document() -> dict:
         "created_at": MOMENT, "updated_at": MOMENT}}
     indicator_figure = {"type": "object", "properties": {
         "code": {"type": "string"}, "plan": {"type": "string"},
-        "objective": {"type": "string"}, "label": {"type": "string"},
+        "objective": {"type": "string"},
+        "label": {"type": "string", "description": "in the request's language, else French"},
+        "labels": {"type": "object", "properties": {
+            "fr": {"type": "string"}, "nl": {"type": ["string", "null"]},
+            "en": {"type": ["string", "null"]}}},
         "record": {"type": "string"}, "measure": {"type": "string"},
         "value": {"type": ["number", "null"],
                   "description": "null when suppressed; an integer for counts (perturbed "

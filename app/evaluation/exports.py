@@ -49,7 +49,7 @@ def indicator_rows(dashboard: Dashboard) -> list[list]:
         for block in plan.objectives:
             for figure in block.figures:
                 rows.append([plan.plan, block.objective.code, figure.indicator.code,
-                             figure.indicator.label_fr, _figure(figure.current, k),
+                             figure.indicator.label(), _figure(figure.current, k),
                              _figure(figure.previous, k),
                              block.objective.target if block.objective.target is not None
                              else ""])
