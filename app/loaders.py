@@ -160,7 +160,9 @@ DEFAULT_INDICATORS = DATA_DIR / "clss-indicators.csv"
 
 
 def load_objectives(path: Path | IO[bytes] = DEFAULT_OBJECTIVES) -> LoadReport:
-    """plan,code,parent,level,title_fr,target — created or updated by (plan, code)."""
+    """plan,code,parent,level,title_fr,target[,title_nl,title_en] — created or updated by
+    (plan, code). The Dutch and English columns are optional: a CSV without them still loads,
+    and leaves the translations already in the database as they are."""
     from .models import Objective
 
     report = LoadReport()
@@ -191,6 +193,9 @@ def load_objectives(path: Path | IO[bytes] = DEFAULT_OBJECTIVES) -> LoadReport:
                 objective.parent_code = row.get("parent") or None
                 objective.level = row["level"]
                 objective.title_fr = row["title_fr"]
+                for name in ("title_nl", "title_en"):
+                    if name in row:
+                        setattr(objective, name, row[name].strip() or None)
                 objective.target = int(target) if target else None
                 objective.position = position
     db.session.commit()
@@ -198,8 +203,9 @@ def load_objectives(path: Path | IO[bytes] = DEFAULT_OBJECTIVES) -> LoadReport:
 
 
 def load_indicators(path: Path | IO[bytes] = DEFAULT_INDICATORS) -> LoadReport:
-    """plan,objective,code,label_fr,record,measure,filter — each filter is checked against
-    the vocabularies; an indicator of an unknown objective is refused."""
+    """plan,objective,code,label_fr,record,measure,filter[,label_nl,label_en] — each filter is
+    checked against the vocabularies; an indicator of an unknown objective is refused. The
+    Dutch and English columns are optional, as for objectives."""
     from .evaluation.filters import FilterError, validate
     from .models import Indicator, Objective
 
@@ -237,6 +243,9 @@ def load_indicators(path: Path | IO[bytes] = DEFAULT_INDICATORS) -> LoadReport:
             indicator.objective = objective
             indicator.objective_id = objective.id
             indicator.label_fr = row["label_fr"]
+            for name in ("label_nl", "label_en"):
+                if name in row:
+                    setattr(indicator, name, row[name].strip() or None)
             indicator.record, indicator.measure = row["record"], row["measure"]
             indicator.filter = row.get("filter", "")
             indicator.position = position
