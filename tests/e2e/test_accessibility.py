@@ -131,6 +131,9 @@ def _browser_page(chromium, demo_server, role: str, size: str):
     return context, page
 
 
+OPEN_DETAILS_JS = "() => document.querySelectorAll('details').forEach(d => { d.open = true; })"
+
+
 def _format(problems) -> str:
     return "\n".join(f"{p['page']} [{p['scheme']}] {p['id']} ({p['impact']}): {p['help']}\n"
                      f"    {p['targets']}" for p in problems)
@@ -145,6 +148,7 @@ def test_axe_finds_nothing_serious_on_any_screen(chromium, demo_server, role, si
         for path in demo_server.pages[role]:
             answer = page.goto(demo_server.url + path)
             assert answer.ok, f"{path} answered {answer.status}"
+            page.evaluate(OPEN_DETAILS_JS)  # what is folded is checked too
             # Colours do not depend on the width: the other schemes at the phone's size only.
             for index, (scheme, contrast) in enumerate(SCHEMES if size == "phone" else SCHEMES[:1]):
                 page.emulate_media(color_scheme=scheme, contrast=contrast)
@@ -302,8 +306,7 @@ def test_touch_targets_on_the_field_screens_are_at_least_44_px(chromium, demo_se
         for path in field_screens:
             page.goto(demo_server.url + path)
             # What is folded is a target too once opened.
-            page.evaluate("() => document.querySelectorAll('main details')"
-                          ".forEach(d => d.open = true)")
+            page.evaluate(OPEN_DETAILS_JS)
             small += [f"{path}: {what}" for what in page.evaluate(TARGETS_JS)]
     finally:
         context.close()
@@ -351,3 +354,20 @@ def test_what_waits_saving_and_errors_are_announced(phones, live_server):
     page.wait_for_load_state()
     alert = page.locator("#main [role=alert]")
     assert alert.count() >= 1 and alert.first.inner_text().strip()
+
+
+def test_a_chosen_chip_shows_in_forced_colours(chromium, demo_server):
+    """Windows' contrast themes repaint backgrounds: a chosen chip must still differ from
+    the others by more than its (erased) background colour."""
+    context, page = _browser_page(chromium, demo_server, "field", "phone")
+    try:
+        page.emulate_media(forced_colors="active")
+        page.goto(demo_server.url + "/contacts/new")
+        page.check("input[name=themes][value=logement]", force=True)
+        look = """value => { const s = getComputedStyle(document.querySelector(
+            `input[name=themes][value=${value}] + span`));
+            return [s.backgroundColor, s.color, s.borderTopWidth, s.outlineStyle].join(' '); }"""
+        assert page.evaluate(look, "logement") != page.evaluate(look, "sante")
+        shot(page, "a11y-forced-colours-chip")
+    finally:
+        context.close()
