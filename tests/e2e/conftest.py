@@ -172,13 +172,16 @@ def axe_violations(page, impacts=("serious", "critical"), rules=None) -> list[di
             for v in result["violations"] if v["impact"] in impacts]
 
 
-@pytest.fixture(scope="session")
-def live_server():
-    folder = Path(tempfile.mkdtemp(prefix="relais-e2e-"))
+def make_app(name: str):
+    """A fresh app for a browser test server, with its own SQLite database and key ring in
+    a temporary folder (returned too, to be removed), cheap hashes and no second factor
+    required (as in the demo). Its database is migrated."""
+    folder = Path(tempfile.mkdtemp(prefix=f"relais-{name}-"))
     keys = folder / "keys.json"
     crypto.write_key_file(keys, crypto.new_key_ring())
     app = create_app({
-        "SECRET_KEY": "e2e-secret", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'e2e.db'}",
+        "SECRET_KEY": f"{name}-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'e2e.db'}",
         "DATA_KEYS_FILE": str(keys), "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
         "ARGON2_PARALLELISM": 1, "LOGIN_RATE_LIMIT": "100000 per minute",
@@ -188,6 +191,27 @@ def live_server():
     })
     with app.app_context():
         upgrade()
+    return app, folder
+
+
+@contextmanager
+def serving(app, folder):
+    """Serve `app` on a free port in a thread; yields its base URL, then stops the server
+    and removes the app's folder."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    app, folder = make_app("e2e")
+    with app.app_context():
         load_vocabularies()
         db.session.add(Neighbourhood(code="colignon", name="Colignon", commune="Schaerbeek"))
         db.session.commit()
@@ -198,12 +222,8 @@ def live_server():
     serve_axe(app)
     counter = PutCounter(app.wsgi_app)
     app.wsgi_app = counter
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", counter)
-    server.shutdown()
-    shutil.rmtree(folder, ignore_errors=True)
+    with serving(app, folder) as url:
+        yield LiveServer(app, url, counter)
 
 
 @pytest.fixture(scope="session")

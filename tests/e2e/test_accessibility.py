@@ -9,23 +9,16 @@ role and size visits the whole list; the colour schemes are switched on the load
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from app import create_app, crypto
 from app.demo import DEMO_PASSWORD, load_demo
 from app.extensions import db
 from app.models import Bridge, Contact, Indicator, Objective, Organisation, Referral, User
 
-from .conftest import axe_violations, serve_axe, shot
+from .conftest import axe_violations, make_app, serve_axe, serving, shot
 
 FIELD = "terrain@relais.demo"
 COORDINATOR = "coordination@relais.demo"
@@ -49,18 +42,8 @@ def _first(statement):
 
 @pytest.fixture(scope="module")
 def demo_server():
-    folder = Path(tempfile.mkdtemp(prefix="relais-a11y-"))
-    keys = folder / "keys.json"
-    crypto.write_key_file(keys, crypto.new_key_ring())
-    app = create_app({
-        "SECRET_KEY": "a11y-secret", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'a11y.db'}",
-        "DATA_KEYS_FILE": str(keys), "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
-        "ARGON2_PARALLELISM": 1, "LOGIN_RATE_LIMIT": "100000 per minute",
-        "TWO_FACTOR_REQUIRED_ROLES": (),
-    })
+    app, folder = make_app("a11y")
     with app.app_context():
-        upgrade()
         load_demo(contact_count=120)
         worker = db.session.scalar(select(User).where(User.email == FIELD))
         contact = _first(select(Contact).where(Contact.author_id == worker.id)
@@ -101,12 +84,8 @@ def demo_server():
         }
         db.session.remove()
     serve_axe(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield DemoServer(f"http://127.0.0.1:{server.server_port}", pages)
-    server.shutdown()
-    shutil.rmtree(folder, ignore_errors=True)
+    with serving(app, folder) as url:
+        yield DemoServer(url, pages)
 
 
 ACCOUNTS = {"field": FIELD, "coordinator": COORDINATOR, "partner": PARTNER, "admin": ADMIN,

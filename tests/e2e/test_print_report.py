@@ -7,20 +7,12 @@ that the other browser tests keep their small world."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import threading
-from pathlib import Path
-
 import pytest
-from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
-from app import create_app, crypto
 from app.extensions import db
 from app.models import Objective
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, make_app, serving
 
 COORDINATOR = "coordination@relais.demo"
 # A4 portrait less the @page margins of print.css (12 mm each side), in CSS pixels.
@@ -31,30 +23,16 @@ A4_PRINTABLE_WIDTH = (210 - 2 * 12) / 25.4 * 96
 def report_server():
     from app.demo import DEMO_PASSWORD, load_demo
 
-    folder = Path(tempfile.mkdtemp(prefix="relais-print-"))
-    keys = folder / "keys.json"
-    crypto.write_key_file(keys, crypto.new_key_ring())
-    app = create_app({
-        "SECRET_KEY": "e2e-print", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'p.db'}",
-        "DATA_KEYS_FILE": str(keys), "SESSION_COOKIE_SECURE": False,
-        "REMEMBER_COOKIE_SECURE": False, "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024,
-        "ARGON2_PARALLELISM": 1, "LOGIN_RATE_LIMIT": "100000 per minute",
-        "TWO_FACTOR_REQUIRED_ROLES": (),
-    })
+    app, folder = make_app("print")
     with app.app_context():
-        upgrade()
         load_demo(contact_count=150)
         from app.evaluation import dashboard
 
         plans = sorted({str(dashboard.PLAN_TITLES.get(o.plan, o.plan))
                         for o in db.session.scalars(db.select(Objective))})
         db.session.remove()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", DEMO_PASSWORD, plans
-    server.shutdown()
-    shutil.rmtree(folder, ignore_errors=True)
+    with serving(app, folder) as url:
+        yield url, DEMO_PASSWORD, plans
 
 
 @pytest.fixture
