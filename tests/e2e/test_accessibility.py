@@ -312,8 +312,13 @@ def test_what_waits_saving_and_errors_are_announced(phones, live_server):
     page.wait_for_function("() => document.getElementById('queue-badge').textContent === '1'")
     assert region.inner_text().strip() == "1"
     assert "attente" in page.get_attribute("#queue-badge", "aria-label")
-    # "Saved on the phone" is said in a status message.
+    # "Saved on the phone" is said in a status message, and read out: the live region that
+    # was in the page from the start, empty, receives its text.
     assert "sera envoyé" in page.locator("#main [role=status]").first.inner_text()
+    announcer = page.locator("#announcer")
+    assert announcer.get_attribute("aria-live") == "polite"
+    page.wait_for_function(
+        "() => document.getElementById('announcer').textContent.includes('sera envoyé')")
     page.context.set_offline(False)
     page.evaluate("window.dispatchEvent(new Event('online'))")
     wait_until_sent(page)
@@ -351,3 +356,17 @@ def test_a_chosen_chip_shows_in_forced_colours(chromium, demo_server):
         shot(page, "a11y-forced-colours-chip")
     finally:
         context.close()
+
+
+def test_a_message_the_server_sends_after_a_save_is_read_out(phones, live_server):
+    """A flash arrives written in the new page; the empty live region receives it."""
+    from .test_offline import sign_in
+
+    page = phones()
+    sign_in(page)
+    page.goto(f"{page.base}/logout")
+    page.click("form[data-logout] button[type=submit]")
+    page.wait_for_url("**/login**")
+    assert "déconnecté" in page.locator("#main .flash[role=status]").inner_text()
+    page.wait_for_function(
+        "() => document.getElementById('announcer').textContent.includes('déconnecté')")

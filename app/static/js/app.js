@@ -93,3 +93,31 @@
   sw.controller.postMessage({ binding: meta.content || null,
                               lang: document.documentElement.lang || null });
 })();
+
+// Say what happened: a status message that arrives already written (the page after a save,
+// a message a script inserts) is not read out reliably by screen readers, which announce
+// changes to a live region they already know. #announcer is in the page from the start,
+// empty; the texts of the statuses are written into it a moment later.
+(function () {
+  "use strict";
+  var announcer = document.getElementById("announcer");
+  var main = document.getElementById("main");
+  if (!announcer || !main) { return; }
+  function say(elements) {
+    var text = elements.map(function (el) { return el.textContent.trim(); })
+      .filter(Boolean).join(" ");
+    if (!text) { return; }
+    announcer.textContent = "";
+    window.setTimeout(function () { announcer.textContent = text; }, 150);
+  }
+  say(Array.prototype.slice.call(main.querySelectorAll("[role=status]")));
+  new MutationObserver(function (changes) {
+    var added = [];
+    changes.forEach(function (change) {
+      change.addedNodes.forEach(function (node) {
+        if (node.nodeType === 1 && node.matches("[role=status]")) { added.push(node); }
+      });
+    });
+    say(added);
+  }).observe(main, { childList: true, subtree: true });
+})();
